@@ -1,0 +1,39 @@
+# The two commands of the README: `make run` (the main job) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test stack-up stack-down lock clean
+
+setup: $(STAMP)
+
+# Every dependency is pinned with its hash in requirements.lock (regenerate with `make lock`).
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+lock:
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 --generate-hashes -o requirements.lock
+
+stack-up: setup
+	$(BIN)/newsstream stack up
+
+stack-down: setup
+	$(BIN)/newsstream stack down
+
+run: setup
+	$(BIN)/newsstream demo
+
+# Starts the stack the integration tests need and always stops it afterwards.
+test: setup
+	$(BIN)/newsstream stack up
+	status=0; $(BIN)/python -m pytest -ra $(PYTEST_ARGS) || status=$$?; \
+	  $(BIN)/newsstream stack down; exit $$status
+
+clean:
+	rm -rf $(VENV) .stack

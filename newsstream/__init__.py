@@ -1,0 +1,1 @@
+"""newsstream: streaming news ingestion — clean, detect language, tag entities, index, alert."""

@@ -1,0 +1,24 @@
+"""Typed records that flow between the stages, the topics and the index."""
+from schemas.articles import (
+    EnrichedArticle,
+    Entity,
+    EntityLabel,
+    LanguageShare,
+    Mention,
+    Paragraph,
+    RawArticle,
+    article_id,
+)
+from schemas.deadletter import DeadLetter
+
+__all__ = [
+    "DeadLetter",
+    "EnrichedArticle",
+    "Entity",
+    "EntityLabel",
+    "LanguageShare",
+    "Mention",
+    "Paragraph",
+    "RawArticle",
+    "article_id",
+]

@@ -1,0 +1,107 @@
+"""Articles as they enter (`RawArticle`) and as they leave the pipeline (`EnrichedArticle`)."""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+EntityLabel = Literal["person", "location", "organization", "misc"]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def article_id(*, url: str | None, source: str | None, title: str, body: str) -> str:
+    """A stable id: the same article fed twice gets the same id (and so the same document)."""
+    if url:
+        basis = "url:" + url.strip().split("#", 1)[0].rstrip("/").lower()
+    else:
+        basis = "text:" + "\x1f".join(
+            " ".join(part.split()).lower() for part in (source or "", title, body)
+        )
+    return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:24]
+
+
+class RawArticle(BaseModel):
+    """One article as a producer hands it over; `id` is derived when absent."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    id: str = Field(default="", max_length=128, pattern=r"^[A-Za-z0-9._:-]*$")
+    url: str | None = None
+    source: str | None = None
+    title: str = ""
+    body: str = Field(min_length=1)
+    published_at: datetime | None = None
+    fetched_at: datetime = Field(default_factory=_utcnow)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("body")
+    @classmethod
+    def _body_has_text(cls, body: str) -> str:
+        if not body.strip():
+            raise ValueError("body is empty")
+        return body
+
+    @model_validator(mode="after")
+    def _derive_id(self) -> "RawArticle":
+        if not self.id:
+            self.id = article_id(url=self.url, source=self.source, title=self.title, body=self.body)
+        return self
+
+
+class Mention(BaseModel):
+    field: Literal["title", "body"]
+    start: int
+    end: int
+
+
+class Entity(BaseModel):
+    """A named entity with every place it is mentioned (character offsets in the cleaned text)."""
+
+    text: str
+    label: EntityLabel
+    count: int
+    mentions: list[Mention] = Field(default_factory=list)
+
+
+class LanguageShare(BaseModel):
+    code: str
+    share: float = Field(ge=0.0, le=1.0)
+
+
+class Paragraph(BaseModel):
+    """A paragraph of the cleaned body, with where it sits and the language it is written in."""
+
+    text: str
+    start: int
+    end: int
+    language: str = "und"
+
+
+class EnrichedArticle(BaseModel):
+    id: str
+    url: str | None = None
+    source: str | None = None
+    title: str
+    body: str
+    language: str
+    languages: list[LanguageShare]
+    entities: list[Entity] = Field(default_factory=list)
+    agencies: list[str] = Field(default_factory=list)
+    credits: list[str] = Field(default_factory=list)
+    # Language-aware search terms (analysis module), indexed with the `whitespace` analyzer.
+    title_terms: str = ""
+    body_terms: str = ""
+    # Languages present in the text that no NER model covers: no entities were guessed for them.
+    ner_unavailable: list[str] = Field(default_factory=list)
+    published_at: datetime | None = None
+    fetched_at: datetime | None = None
+    processed_at: datetime = Field(default_factory=_utcnow)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    def entity_names(self, label: EntityLabel) -> list[str]:
+        return [entity.text for entity in self.entities if entity.label == label]
