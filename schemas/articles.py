@@ -93,6 +93,7 @@ class EnrichedArticle(BaseModel):
     entities: list[Entity] = Field(default_factory=list)
     agencies: list[str] = Field(default_factory=list)
     credits: list[str] = Field(default_factory=list)
+    paragraphs: list[Paragraph] = Field(default_factory=list)
     # Language-aware search terms (analysis module), indexed with the `whitespace` analyzer.
     title_terms: str = ""
     body_terms: str = ""

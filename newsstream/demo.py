@@ -1,0 +1,76 @@
+"""`make run`: the whole service on the shipped samples (and the user's seed when it is there)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from newsstream.settings import PROJECT_ROOT, Settings
+
+SAMPLE_FILES = (
+    PROJECT_ROOT / "samples" / "articles.jsonl",
+    PROJECT_ROOT / "samples" / "wire-dump.txt",
+    PROJECT_ROOT.parent / "shared" / "samples" / "seed-wire-dump.txt",
+)
+DEMO_SEARCHES = (("sanction", None), ("Leopard", None), ("*", None), ("Poutine", "fr"))
+
+
+def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    log_path = settings.state_dir / "logs" / "worker.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "newsstream.cli", "worker"], stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_until_indexed(es, index: str, ids: list[str], timeout_s: float, console: Console) -> int:  # noqa: ANN001
+    deadline = time.monotonic() + timeout_s
+    found = 0
+    with console.status("waiting for the worker to index the articles…") as status:
+        while time.monotonic() < deadline:
+            if es.indices.exists(index=index):
+                es.indices.refresh(index=index)
+                found = es.count(index=index, query={"ids": {"values": ids}})["count"]
+                status.update(f"indexed {found}/{len(ids)}…")
+                if found >= len(ids):
+                    break
+            time.sleep(1)
+    return found
+
+
+def run_demo(settings: Settings, console: Console) -> None:
+    from deploy.stack import up
+    from ingest.producer import article_producer, produce_articles
+    from ingest.readers import InputError, read_articles
+    from newsstream.cli import elasticsearch_client, search
+    from processors.index import ensure_article_index
+
+    up(settings)
+    es = elasticsearch_client()
+    ensure_article_index(es, settings.index_articles)
+    worker = start_worker(settings)
+    console.print(f"worker started (pid {worker.pid}, log {settings.state_dir / 'logs' / 'worker.log'})")
+    try:
+        producer = article_producer(settings)
+        ids: list[str] = []
+        for path in (p for p in SAMPLE_FILES if p.is_file()):
+            with open(path, encoding="utf-8") as stream:
+                articles = [a for a in read_articles(stream, name=str(path)) if not isinstance(a, InputError)]
+            ids += produce_articles(producer, settings.topic_raw, articles)
+            console.print(f"ingested {len(articles)} article(s) from {_shown(path)}")
+        producer.close()
+        found = wait_until_indexed(es, settings.index_articles, ids, 240, console)
+        console.print(f"[bold]{found} of {len(set(ids))} articles searchable[/]\n")
+        for query, lang in DEMO_SEARCHES:
+            console.rule(f"newsstream search {query!r}" + (f" --lang {lang}" if lang else ""))
+            search(query, lang=lang, entity=None, limit=5, as_json=False)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    console.print("\nThe stack is still up: `newsstream worker` to keep processing, `make stack-down` to stop it.")
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(PROJECT_ROOT.parent)) if path.is_relative_to(PROJECT_ROOT.parent) else str(path)

@@ -1,0 +1,54 @@
+"""Human-readable terminal output for articles and search hits."""
+from __future__ import annotations
+
+import re
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from newsstream.search import SearchHit
+from schemas import EnrichedArticle
+
+out = Console()
+_MARK = re.compile(r"<mark>(.*?)</mark>")
+
+
+def snippet_markup(snippet: str) -> str:
+    """Snippets are HTML-escaped with <mark> around matches; the terminal shows them bold."""
+    import html
+
+    pieces = _MARK.split(snippet)
+    return "".join(
+        f"[bold yellow]{escape(html.unescape(piece))}[/]" if odd else escape(html.unescape(piece))
+        for odd, piece in ((i % 2 == 1, p) for i, p in enumerate(pieces))
+    )
+
+
+def _languages(shares) -> str:  # noqa: ANN001
+    return " ".join(f"{share.code} {share.share:.0%}" for share in shares)
+
+
+def render_hits(hits: list[SearchHit], query: str) -> None:
+    out.print(f"[bold]{len(hits)} hit(s)[/] for [cyan]{escape(query)}[/]")
+    for rank, hit in enumerate(hits, start=1):
+        out.print(f"\n[bold]{rank}. {escape(hit.title)}[/]  [dim]{hit.id} · score {hit.score:.2f} · {_languages(hit.languages)}[/]")
+        for label, names in (("persons", hit.persons), ("locations", hit.locations),
+                             ("organizations", hit.organizations), ("agencies", hit.agencies)):
+            if names:
+                out.print(f"   [dim]{label}:[/] {escape(', '.join(names[:8]))}")
+        for snippet in hit.snippets:
+            out.print(f"   {snippet_markup(snippet)}")
+
+
+def render_article(article: EnrichedArticle) -> None:
+    out.print(f"[bold]{escape(article.title)}[/]  [dim]{article.id} · {_languages(article.languages)}[/]")
+    table = Table("entity", "label", "count", box=None, pad_edge=False)
+    for entity in article.entities:
+        table.add_row(escape(entity.text), entity.label, str(entity.count))
+    out.print(table)
+    if article.agencies:
+        out.print(f"[dim]agencies:[/] {escape(', '.join(article.agencies))}   [dim]credits:[/] {escape(' | '.join(article.credits))}")
+    if article.ner_unavailable:
+        out.print(f"[dim]no NER model for:[/] {', '.join(article.ner_unavailable)}")
+    out.print(escape(article.body[:400]) + ("…" if len(article.body) > 400 else "") + "\n")
