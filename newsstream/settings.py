@@ -26,10 +26,14 @@ class Settings(BaseSettings):
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     elasticsearch_port: int = 9200
+    elasticsearch_transport_port: int = 9300
     kafka_heap: str = "512m"
     elasticsearch_heap: str = "1g"
     java_home: Path | None = None
     stack_timeout_s: float = 120.0
+    stack_stop_timeout_s: float = 30.0
+    # Elasticsearch refuses to run as root; when started by root it runs as this system user.
+    elasticsearch_system_user: str = "newsstream"
 
     # Clients; empty means "the local stack's address".
     kafka_bootstrap_servers: str = ""
@@ -53,7 +57,8 @@ class Settings(BaseSettings):
     batch_size: int = 64
     batch_timeout_s: float = 0.5
     nlp_processes: int = 0  # 0: one per core
-    worker_web_port: int = 6066
+    # The Faust app id: also the consumer group, so two deployments on one cluster need two ids.
+    worker_app_id: str = "newsstream-worker"
 
     @model_validator(mode="after")
     def _derive_client_addresses(self) -> "Settings":

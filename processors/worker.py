@@ -77,7 +77,7 @@ async def index_articles(es: AsyncElasticsearch, index: str, articles: list[Enri
 def create_app(settings: Settings | None = None) -> faust.App:
     settings = settings or get_settings()
     app = faust.App(
-        "newsstream-worker",
+        settings.worker_app_id,
         broker=f"kafka://{settings.kafka_bootstrap_servers}",
         value_serializer="raw",
         key_serializer="raw",
