@@ -1,19 +1,15 @@
-"""Searching the article index: the query goes through the same analysis as the articles,
-and snippets mark the inflected forms that matched."""
+"""Searching the article index: the query goes through the same analysis as the articles."""
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel
 
-from processors.analysis import analyze_with_offsets, query_terms
+from processors.analysis import query_terms
+from processors.highlight import highlight
 from processors.index import ENTITY_FIELDS, article_from_document
-from schemas import EnrichedArticle, LanguageShare
-
-SNIPPET_CHARS = 220
-
+from schemas import LanguageShare
 
 class SearchHit(BaseModel):
     id: str
@@ -58,33 +54,6 @@ def build_search_body(
     if match_all_requested(query):
         body["sort"] = [{"published_at": {"order": "desc", "missing": "_last"}}, {"id": "asc"}]
     return body
-
-
-def highlight(article: EnrichedArticle, wanted: set[str], max_snippets: int = 2) -> list[str]:
-    """Snippets around the words whose analysed form is one of `wanted` (HTML-escaped, <mark>ed)."""
-    scored: list[tuple[int, int, str]] = []
-    for position, paragraph in enumerate(article.paragraphs):
-        spans = [(t.start, t.end) for t in analyze_with_offsets(paragraph.text, paragraph.language) if t.term in wanted]
-        if spans:
-            scored.append((len(spans), -position, _snippet(paragraph.text, spans)))
-    if not scored and article.paragraphs:
-        return [_snippet(article.paragraphs[0].text, [])]
-    return [snippet for *_, snippet in sorted(scored, reverse=True)[:max_snippets]]
-
-
-def _snippet(text: str, spans: list[tuple[int, int]]) -> str:
-    """A window of the text around the first span, HTML-escaped, with the spans in <mark>."""
-    around = spans[0][0] if spans else 0
-    window_start = max(0, min(around - SNIPPET_CHARS // 3, len(text) - SNIPPET_CHARS))
-    window_end = min(len(text), window_start + SNIPPET_CHARS)
-    parts, cursor = [], window_start
-    for start, end in spans:
-        if start < cursor or end > window_end:
-            continue
-        parts += [html.escape(text[cursor:start]), "<mark>", html.escape(text[start:end]), "</mark>"]
-        cursor = end
-    parts.append(html.escape(text[cursor:window_end]))
-    return ("…" if window_start else "") + "".join(parts) + ("…" if window_end < len(text) else "")
 
 
 def search_articles(
