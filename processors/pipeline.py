@@ -16,8 +16,7 @@ from processors.analysis import analyze
 from processors.clean import clean_article, normalise_for_nlp
 from processors.entities import EntityInput, TaggedEntities, tag_entities
 from processors.language import detect_article_languages
-from schemas import DeadLetter, EnrichedArticle, RawArticle
-from schemas.cleaned import CleanedArticle
+from schemas import CleanedArticle, DeadLetter, EnrichedArticle, RawArticle
 
 
 class InvalidMessage(ValueError):

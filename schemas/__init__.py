@@ -9,9 +9,11 @@ from schemas.articles import (
     RawArticle,
     article_id,
 )
+from schemas.cleaned import CleanedArticle
 from schemas.deadletter import DeadLetter
 
 __all__ = [
+    "CleanedArticle",
     "DeadLetter",
     "EnrichedArticle",
     "Entity",

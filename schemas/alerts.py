@@ -1,0 +1,53 @@
+"""Alert rules as analysts register them (`Rule`) and what a match produces (`Alert`)."""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def alert_id(rule_name: str, article_id: str) -> str:
+    """The same (rule, article) pair always gets the same id, so a replayed article never alerts twice."""
+    return hashlib.sha256(f"{rule_name}\x1f{article_id}".encode("utf-8")).hexdigest()[:24]
+
+
+class Rule(BaseModel):
+    """A watched query (Lucene-like syntax, see `processors.alerts`) with optional filters."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9 _.-]+$")
+    query: str = Field(min_length=1, max_length=1000)
+    lang: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
+    entity: str | None = Field(default=None, min_length=1)
+    source: str | None = Field(default=None, min_length=1)
+    webhook: str | None = None
+    created_at: datetime = Field(default_factory=_utcnow)
+
+    @field_validator("webhook")
+    @classmethod
+    def _webhook_is_http_url(cls, webhook: str | None) -> str | None:
+        if webhook is not None:
+            parts = urlsplit(webhook)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"webhook must be an http:// or https:// URL with a host, got {webhook!r}")
+        return webhook
+
+
+class Alert(BaseModel):
+    id: str
+    rule: str
+    article_id: str
+    title: str
+    language: str
+    matched_terms: list[str]
+    snippet: str  # HTML-escaped text, matched words wrapped in <mark>
+    published_at: datetime | None = None
+    matched_at: datetime = Field(default_factory=_utcnow)
+    source: str | None = None
