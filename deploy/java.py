@@ -83,7 +83,9 @@ def find_jdk(
     if configured_home is not None:
         jdk = read_jdk(configured_home)
         if jdk is None:
-            raise StackError(f"{service}: NEWSSTREAM_JAVA_HOME={configured_home} is not a JDK (no release file or bin/java)")
+            raise StackError(
+                f"{service}: NEWSSTREAM_JAVA_HOME={configured_home} is not a JDK (no release file or bin/java)"
+            )
         if jdk.major < minimum_major:
             raise StackError(f"{service}: needs Java {minimum_major}+, but NEWSSTREAM_JAVA_HOME is {jdk}")
         return jdk
