@@ -86,4 +86,16 @@ def service(stack, es_client, tmp_path_factory) -> Iterator[Service]:  # noqa: A
     ensure_topics(settings)
     ensure_article_index(es_client, settings.index_articles)
     yield Service(env=env, settings=settings, log=tmp_path_factory.mktemp("logs") / "worker.log")
-    es_client.options(ignore_status=404).indices.delete(index=f"test-{run}-*")
+    for index in (settings.index_articles, settings.index_alerts, settings.index_rules):
+        es_client.options(ignore_status=404).indices.delete(index=index)
+    delete_topics(settings)
+
+
+def delete_topics(settings: Settings) -> None:
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    try:
+        admin.delete_topics([settings.topic_raw, settings.topic_deadletter, settings.topic_alerts, settings.topic_rules])
+    finally:
+        admin.close()

@@ -1,0 +1,73 @@
+"""`newsstream deadletter …`: see what could not be processed, and feed it back after a fix."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from newsstream.settings import Settings, get_settings
+from schemas import DeadLetter
+
+deadletter_app = typer.Typer(no_args_is_help=True, help="Messages that could not be processed, with the reason.")
+err = Console(stderr=True)
+
+
+def read_dead_letters(settings: Settings) -> Iterator[DeadLetter]:
+    """Every dead letter currently in the topic, oldest first per partition (no consumer group)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(settings.topic_deadletter, p)
+                      for p in sorted(consumer.partitions_for_topic(settings.topic_deadletter) or [])]
+        if not partitions:
+            return
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        while any(consumer.position(p) < ends[p] for p in partitions):
+            for records in consumer.poll(timeout_ms=1000).values():
+                for record in records:
+                    yield DeadLetter.model_validate_json(record.value)
+    finally:
+        consumer.close()
+
+
+@deadletter_app.command("list")
+def list_dead_letters(
+    stage: Annotated[Optional[str], typer.Option(help="only those from this stage (validate, clean, …)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object a line")] = False,
+) -> None:
+    """List dead letters: when, which stage, why, and the start of the original message."""
+    letters = [letter for letter in read_dead_letters(get_settings()) if stage in (None, letter.stage)]
+    if as_json:
+        for letter in letters:
+            print(letter.model_dump_json())
+        return
+    table = Table("failed at", "stage", "error", "message", "where")
+    for letter in letters:
+        table.add_row(f"{letter.failed_at:%Y-%m-%d %H:%M:%S}", letter.stage, escape(letter.error[:120]),
+                      escape(repr(letter.payload[:60])), f"{letter.topic}[{letter.partition}]@{letter.offset}")
+    Console().print(table)
+    err.print(f"{len(letters)} dead letter(s)")
+
+
+@deadletter_app.command("replay")
+def replay_dead_letters(
+    stage: Annotated[Optional[str], typer.Option(help="only those from this stage")] = None,
+) -> None:
+    """Feed the original messages back into articles.raw (after a fix); failures come back here."""
+    from kafka import KafkaProducer
+
+    settings = get_settings()
+    letters = [letter for letter in read_dead_letters(settings) if stage in (None, letter.stage)]
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True)
+    for letter in letters:
+        producer.send(settings.topic_raw, key=letter.key.encode() if letter.key else None, value=letter.payload)
+    producer.flush()
+    producer.close()
+    err.print(f"replayed {len(letters)} message(s) into {settings.topic_raw}")
