@@ -165,9 +165,12 @@ def eval_ner(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Exact-span entity precision, recall and F1 of the project's tagging on a gold NER file."""
-    from newsstream.evaluate.ner import evaluate_ner, render_ner_report
+    from newsstream.evaluate.ner import NerUnavailableError, evaluate_ner, render_ner_report
 
-    result = evaluate_ner(file, language=language, limit=limit)
+    try:
+        result = evaluate_ner(file, language=language, limit=limit)
+    except NerUnavailableError as error:
+        fail(str(error))
     print(json.dumps(result) if as_json else render_ner_report(result))
 
 

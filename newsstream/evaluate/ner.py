@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from newsstream.settings import get_settings
+from processors.clean import normalise_for_nlp
 from processors.entities import EntityInput, load_ner_pipeline, tag_entities
 from schemas.articles import EntityLabel
 
@@ -143,8 +144,12 @@ def gold_spans(sentences: Sequence[GoldSentence]) -> set[Span]:
 
 
 def predicted_spans(sentences: Sequence[GoldSentence], language: str) -> set[Span]:
+    # As the pipeline does: ASCII quotes for the model, same length so gold offsets still hold.
     units = [
-        EntityInput(key=index, field="body", offset=0, text=joined_sentence(sentence.tokens)[0], language=language)
+        EntityInput(
+            key=index, field="body", offset=0, text=normalise_for_nlp(joined_sentence(sentence.tokens)[0]),
+            language=language,
+        )
         for index, sentence in enumerate(sentences)
     ]
     return {
@@ -221,9 +226,8 @@ def render_ner_report(result: dict) -> str:
         f"{'label':<18}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",
     ]
     for label, scores in result["labels"].items():
-        lines.append(
-            f"{label:<18}{scores['precision']:>10.3f}{scores['recall']:>10.3f}{scores['f1']:>10.3f}{scores['support']:>10}"
-        )
+        figures = "".join(f"{scores[name]:>10.3f}" for name in ("precision", "recall", "f1"))
+        lines.append(f"{label:<18}{figures}{scores['support']:>10}")
     micro = result["micro"]
     lines.append(
         f"{'micro PER/LOC/ORG':<18}{micro['precision']:>10.3f}{micro['recall']:>10.3f}{micro['f1']:>10.3f}"

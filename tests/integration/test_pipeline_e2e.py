@@ -18,11 +18,14 @@ SEED_TITLES = {
 CREDIT_LINES = ("Text by 20 Minutes with AFP", "RTS afp/fgn", "20min.ch", "fbpx")
 # Per seed article (by a word of its title): people and places that must be tagged.
 SEED_ENTITIES = {
-    "Poutine": {"person": {"Vladimir Poutine", "Kim Jong-un", "Sergueï Lavrov", "John Kirby"},
-                "location": {"Pyongyang", "Moscou", "Corée du Nord", "Russie", "Vladivostok"}},
-    "horloge": {"location": {"Ukraine", "Washington"}},
+    "Poutine": {"person": {"Vladimir Poutine", "Kim Jong-un", "Sergueï Lavrov", "Denis Mantourov", "John Kirby",
+                           "Matthew Miller"},
+                "location": {"Pyongyang", "Moscou", "Corée du Nord", "Russie", "Vladivostok", "Vostotchny", "Ukraine"},
+                "organization": {"ONU"}},
+    "horloge": {"person": {"Rachel Bronson", "Albert Einstein"}, "location": {"Ukraine", "Washington"}},
     "Leopard": {"person": {"Olaf Scholz", "Boris Pistorius"},
-                "location": {"Berlin", "Germany", "Kiev", "Poland", "Finland"}},
+                "location": {"Berlin", "Germany", "Poland", "Finland", "Warsaw", "Ukraine"},
+                "organization": {"Wall Street Journal", "NTV", "AFP", "Krauss-Maffei"}},
 }
 
 
