@@ -104,13 +104,14 @@ class RuleBook:
 
     async def _read_all_then_follow(self, consumer: AIOKafkaConsumer) -> None:
         topic = self.settings.topic_rules
-        partitions = [TopicPartition(topic, p) for p in sorted(await consumer.partitions_for_topic(topic) or {0})]
+        await consumer.topics()  # fetches the cluster metadata that partitions_for_topic reads
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0})]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
         # (Re)load into a fresh index and swap it in once caught up, so matching never sees half the rules.
         loading = RuleIndex(self.settings.language_set)
-        while not all(await consumer.position(p) >= ends[p] for p in partitions):
+        while not await _caught_up(consumer, ends):
             for records in (await consumer.getmany(timeout_ms=200)).values():
                 for record in records:
                     self.apply(loading, record.key.decode(), record.value)
@@ -122,3 +123,10 @@ class RuleBook:
                 for record in records:
                     self.apply(self.index, record.key.decode(), record.value)
                     log.info("rule %s: %s", "removed" if record.value is None else "updated", record.key.decode())
+
+
+async def _caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+    for partition, end in ends.items():
+        if await consumer.position(partition) < end:
+            return False
+    return True

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import traceback
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -19,9 +20,13 @@ from elasticsearch import AsyncElasticsearch
 from elasticsearch.helpers import async_bulk
 
 from newsstream.settings import Settings, get_settings
-from processors.index import bulk_actions
+from processors.alerts import make_alert
+from processors.index import bulk_actions, ensure_article_index
 from processors.pipeline import process_messages
+from processors.rulebook import RuleBook, ensure_index
+from processors.webhooks import WebhookSender
 from schemas import DeadLetter, EnrichedArticle
+from schemas.alerts import Alert
 
 log = logging.getLogger("newsstream.worker")
 
@@ -74,6 +79,72 @@ async def index_articles(es: AsyncElasticsearch, index: str, articles: list[Enri
     return refused
 
 
+ALERTS_MAPPING = {
+    "dynamic": "strict",
+    "properties": {
+        "id": {"type": "keyword"}, "rule": {"type": "keyword"}, "article_id": {"type": "keyword"},
+        "title": {"type": "text"}, "language": {"type": "keyword"}, "matched_terms": {"type": "keyword"},
+        "snippet": {"type": "text", "index": False}, "source": {"type": "keyword"},
+        "published_at": {"type": "date"}, "matched_at": {"type": "date"},
+    },
+}
+
+
+async def record_new_alerts(es: AsyncElasticsearch, index: str, alerts: list[Alert]) -> list[Alert]:
+    """Creates alerts by their (rule, article) id; those that already exist were alerted before
+    (a replay) and are left out, so each (rule, article) alerts once."""
+    if not alerts:
+        return []
+    actions = ({"_op_type": "create", "_index": index, "_id": a.id, "_source": a.model_dump(mode="json")} for a in alerts)
+    _, errors = await async_bulk(es, actions, raise_on_error=False, raise_on_exception=True, refresh="wait_for")
+    seen_before = {next(iter(e.values()))["_id"] for e in errors if next(iter(e.values())).get("status") == 409}  # type: ignore[union-attr]
+    failed = [e for e in errors if next(iter(e.values())).get("status") != 409]  # type: ignore[union-attr]
+    if failed:
+        raise RuntimeError(f"{len(failed)} alert(s) not stored: {failed[0]}")
+    return [alert for alert in alerts if alert.id not in seen_before]
+
+
+def prepare_indices(settings: Settings) -> None:
+    from elasticsearch import Elasticsearch
+
+    key = settings.elasticsearch_api_key
+    with Elasticsearch(settings.elasticsearch_url, api_key=key.get_secret_value() if key else None) as es:
+        ensure_article_index(es, settings.index_articles)
+        ensure_index(es, settings.index_alerts, ALERTS_MAPPING)
+
+
+class WorkerResources:
+    """What the agent needs beyond Kafka, opened on first use (agents may start before any
+    startup hook has finished) and closed when the worker shuts down."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = asyncio.Lock()
+        self._opened = False
+
+    async def open(self) -> "WorkerResources":
+        async with self._lock:
+            if not self._opened:
+                settings = self.settings
+                await with_retries("preparing the indices", lambda: asyncio.to_thread(prepare_indices, settings))
+                key = settings.elasticsearch_api_key
+                self.es = AsyncElasticsearch(settings.elasticsearch_url, request_timeout=30,
+                                             api_key=key.get_secret_value() if key else None)
+                self.pool = NlpPool(nlp_pool_size(settings))
+                self.rules = RuleBook(settings)
+                self.rules.start()
+                self.webhooks = WebhookSender()
+                self._opened = True
+        return self
+
+    async def close(self) -> None:
+        if self._opened:
+            await self.rules.stop()
+            await self.webhooks.close()
+            await self.es.close()
+            self.pool.close()
+
+
 def create_app(settings: Settings | None = None) -> faust.App:
     settings = settings or get_settings()
     app = faust.App(
@@ -83,40 +154,42 @@ def create_app(settings: Settings | None = None) -> faust.App:
         key_serializer="raw",
         topic_replication_factor=1,
         topic_partitions=settings.topic_partitions,
-        topic_allow_declare=False,  # topics are created by `newsstream stack up` with their partition counts
         producer_acks=-1,
         web_enabled=False,
         datadir=str(settings.state_dir / "faust"),
     )
     raw_topic = app.topic(settings.topic_raw, value_serializer="raw", key_serializer="raw")
     deadletter_topic = app.topic(settings.topic_deadletter, value_serializer="raw", key_serializer="raw")
-    state: dict[str, Any] = {}
+    alerts_topic = app.topic(settings.topic_alerts, value_serializer="raw", key_serializer="raw")
+    resources = WorkerResources(settings)
 
-    @app.on_startup.connect
-    async def _open(app: faust.App, **_: Any) -> None:  # noqa: ARG001
-        state["pool"] = NlpPool(nlp_pool_size(settings))
-        state["es"] = AsyncElasticsearch(
-            settings.elasticsearch_url,
-            api_key=settings.elasticsearch_api_key.get_secret_value() if settings.elasticsearch_api_key else None,
-            request_timeout=30,
-        )
-
-    @app.on_shutdown.connect
+    @app.on_before_shutdown.connect
     async def _close(app: faust.App, **_: Any) -> None:  # noqa: ARG001
-        if "es" in state:
-            await state["es"].close()
-        if "pool" in state:
-            state["pool"].close()
+        await resources.close()
 
     async def send_dead_letter(letter: DeadLetter) -> None:
         await deadletter_topic.send(key=(letter.key or "").encode() or None, value=letter.model_dump_json().encode())
         log.warning("dead letter from %s at offset %s: %s", letter.stage, letter.offset, letter.error)
 
+    async def emit_alerts(res: WorkerResources, articles: list[EnrichedArticle]) -> int:
+        """Matches before the batch is acked: a crash before this point replays the batch."""
+        await res.rules.ready.wait()
+        index = res.rules.index
+        alerts = [make_alert(match, article) for article in articles for match in index.match(article)]
+        new = await with_retries("storing alerts", lambda: record_new_alerts(res.es, settings.index_alerts, alerts))
+        for alert in new:
+            await alerts_topic.send(key=alert.id.encode(), value=alert.model_dump_json().encode())
+            webhook = index.webhook_for(alert.rule)
+            if webhook:
+                res.webhooks.schedule(webhook, alert)
+        return len(new)
+
     async def handle_batch(events: Sequence[faust.types.EventT]) -> None:
+        res = await resources.open()
         payloads = [event.value if isinstance(event.value, bytes) else bytes(event.value or b"") for event in events]
-        outcomes = await with_retries("enrich", lambda: state["pool"].process(payloads))
+        outcomes = await with_retries("enriching", lambda: res.pool.process(payloads))
         articles = [outcome for outcome in outcomes if isinstance(outcome, EnrichedArticle)]
-        refused = await with_retries("index", lambda: index_articles(state["es"], settings.index_articles, articles))
+        refused = await with_retries("indexing", lambda: index_articles(res.es, settings.index_articles, articles))
         for event, outcome in zip(events, outcomes, strict=True):
             message = event.message
             where = {"topic": message.topic, "partition": message.partition, "offset": message.offset,
@@ -126,13 +199,23 @@ def create_app(settings: Settings | None = None) -> faust.App:
             elif outcome.id in refused:
                 await send_dead_letter(DeadLetter.from_bytes(
                     event.value, stage="index", error=refused[outcome.id], **where))
-        log.info("batch of %d: %d indexed, %d dead letters", len(events), len(articles) - len(refused),
-                 len(events) - len(articles) + len(refused))
+        alerted = await emit_alerts(res, [a for a in articles if a.id not in refused])
+        log.info("batch of %d: %d indexed, %d dead letters, %d alerts", len(events), len(articles) - len(refused),
+                 len(events) - len(articles) + len(refused), alerted)
 
     @app.agent(raw_topic)
     async def enrich_articles(stream: faust.StreamT) -> None:
         async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
-            await handle_batch(events)
+            try:
+                await handle_batch(events)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - an escaping exception would stop the agent silently
+                log.exception("batch of %d failed unexpectedly; its events are dead-lettered", len(events))
+                for event in events:
+                    await send_dead_letter(DeadLetter.from_bytes(
+                        bytes(event.value or b""), stage="worker", error=traceback.format_exc(limit=3),
+                        topic=event.message.topic, partition=event.message.partition, offset=event.message.offset))
 
     return app
 

@@ -1,0 +1,151 @@
+"""Keyword alerts on the real stack: rules through the compacted topic, matching in the worker,
+alerts once per (rule, article) in the index, the topic and the webhook."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import orjson
+import pytest
+
+from newsstream.settings import PROJECT_ROOT
+from tests.integration.conftest import SHARED, stop
+
+SAMPLES = PROJECT_ROOT / "samples" / "articles.jsonl"
+SEED = SHARED / "samples" / "seed-wire-dump.txt"
+EU_SANCTIONS = "EU ministers agree new sanctions on shadow-fleet shipping firms"
+PUTIN_KIM = "Russie : Vladimir Poutine accepte l’invitation de Kim Jong-un à se rendre en Corée du Nord"
+
+
+class Receiver(ThreadingHTTPServer):
+    """A local webhook endpoint that keeps what it was sent."""
+
+    def __init__(self) -> None:
+        self.received: list[dict] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append(json.loads(body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:  # noqa: ANN002
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/hook"
+
+
+def wait_for(condition, timeout_s: float = 90, every_s: float = 0.5):  # noqa: ANN001
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every_s)
+    return condition()
+
+
+def stored_alerts(service, es) -> list[dict]:  # noqa: ANN001
+    index = service.settings.index_alerts
+    if not es.indices.exists(index=index):
+        return []
+    es.indices.refresh(index=index)
+    return [hit["_source"] for hit in es.search(index=index, size=1000)["hits"]["hits"]]
+
+
+def alerts_on_topic(service) -> list[dict]:  # noqa: ANN001
+    from kafka import KafkaConsumer, TopicPartition
+
+    topic = service.settings.topic_alerts
+    consumer = KafkaConsumer(bootstrap_servers=service.settings.kafka_bootstrap_servers, enable_auto_commit=False)
+    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    ends = consumer.end_offsets(partitions)
+    found = []
+    while any(consumer.position(p) < ends[p] for p in partitions):
+        for records in consumer.poll(timeout_ms=1000).values():
+            found += [orjson.loads(record.value) for record in records]
+    consumer.close()
+    return found
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    server = Receiver()
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def running(service, receiver, es_client):  # noqa: ANN001
+    added = service.cli("alerts", "add", "sanctions", "--query", "sanctions", "--webhook", receiver.url)
+    assert added.returncode == 0, added.stderr.decode()
+    state = {"worker": service.start_worker()}
+    yield state
+    stop(state["worker"])
+
+
+def test_a_malformed_rule_is_refused_with_where_it_is_wrong(service):
+    refused = service.cli("alerts", "add", "broken", "--query", "(sanctions AND")
+    assert refused.returncode == 2
+    assert "invalid query" in refused.stderr.decode()
+    assert "broken" not in [rule["name"] for rule in service.cli_json("alerts", "list")]
+
+
+def test_sanctions_alerts_the_matching_articles_once_each(service, running, receiver, es_client):  # noqa: ANN001
+    expected = {EU_SANCTIONS} | ({PUTIN_KIM} if SEED.is_file() else set())
+    sent = sum(service.cli_json("ingest", str(path))["sent"] for path in (SAMPLES, SEED) if path.is_file())
+    assert service.wait_for_count(es_client, sent) == sent
+
+    def alerted() -> list[dict]:
+        return [a for a in stored_alerts(service, es_client) if a["rule"] == "sanctions"]
+
+    assert wait_for(lambda: expected <= {a["title"] for a in alerted()}), "no alert for the articles about sanctions"
+    assert sorted(a["title"] for a in alerted()) == sorted(expected)  # once each, and nothing else
+    assert all("<mark>" in a["snippet"] for a in alerted())
+    assert wait_for(lambda: len(receiver.received) >= len(expected), timeout_s=30)
+    assert sorted(a["title"] for a in receiver.received) == sorted(expected)
+
+
+def test_a_rule_added_while_running_applies_to_the_next_article(service, running, es_client):  # noqa: ANN001
+    added = service.cli("alerts", "add", "reindeer", "--query", '"reindeer herders"')
+    assert added.returncode == 0, added.stderr.decode()
+    time.sleep(1.5)  # rules reach workers within a second
+    article = {"title": "Arctic grazing lands shrink", "url": "https://example.net/reindeer",
+               "body": "Reindeer herders in northern Norway say the grazing season has shortened again."}
+    assert service.cli("ingest", "-", input=orjson.dumps(article)).returncode == 0
+    alert = wait_for(lambda: [a for a in stored_alerts(service, es_client) if a["rule"] == "reindeer"], timeout_s=60)
+    assert [a["title"] for a in alert] == ["Arctic grazing lands shrink"]
+
+
+def test_replaying_after_a_worker_restart_never_alerts_twice(service, running, es_client):  # noqa: ANN001
+    before = stored_alerts(service, es_client)
+    stop(running["worker"])
+    running["worker"] = service.start_worker()
+    ids = service.cli_json("ingest", str(SAMPLES))["ids"]
+    first = {i: service.cli_json("get", i)["processed_at"] for i in ids}
+    # The worker has reprocessed everything once every processed_at has moved.
+    assert wait_for(lambda: all(service.cli_json("get", i)["processed_at"] != first[i] for i in ids), timeout_s=120)
+    after = stored_alerts(service, es_client)
+    assert sorted(a["id"] for a in after) == sorted(a["id"] for a in before)
+    on_topic = Counter(a["id"] for a in alerts_on_topic(service))
+    assert on_topic and max(on_topic.values()) == 1
+
+
+def test_tail_and_test_show_what_the_stream_matched(service, running, es_client):  # noqa: ANN001
+    tailed = service.cli("alerts", "tail", "--no-follow", "--json", "--rule", "sanctions")
+    assert tailed.returncode == 0, tailed.stderr.decode()
+    tailed_titles = {json.loads(line)["title"] for line in tailed.stdout.decode().splitlines()}
+    matched = {hit["title"] for hit in service.cli_json("alerts", "test", "--query", "sanctions")}
+    assert tailed_titles == matched and EU_SANCTIONS in matched
