@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from processors.analysis import query_terms
+from processors.analysis import query_terms, query_words
 from processors.highlight import highlight
 from processors.index import ENTITY_FIELDS, article_from_document
 from schemas import LanguageShare
@@ -31,26 +31,30 @@ def match_all_requested(query: str) -> bool:
 def build_search_body(
     query: str, languages: Iterable[str], *, lang: str | None = None, entity: str | None = None, size: int = 10
 ) -> dict[str, Any]:
-    must: list[dict[str, Any]]
+    must: list[dict[str, Any]] = []
+    should: list[dict[str, Any]] = []
     if match_all_requested(query):
         must = [{"match_all": {}}]
     else:
-        words = query_terms(query, [lang] if lang else languages)
-        # Every query word must match (in the title or the body), in any of its language forms.
-        must = [
-            {"bool": {"should": [
-                {"match": {"title_terms": {"query": " ".join(sorted(alternatives)), "boost": 2.0}}},
-                {"match": {"body_terms": {"query": " ".join(sorted(alternatives))}}},
+        # Every query word must match, in the title or the body, in any of its language forms;
+        # a word that some language drops as a stop word ("of") only adds to the score.
+        for word in query_words(query, [lang] if lang else languages):
+            terms = " ".join(sorted(word.alternatives))
+            clause = {"bool": {"should": [
+                {"match": {"title_terms": {"query": terms, "boost": 2.0}}},
+                {"match": {"body_terms": {"query": terms}}},
             ], "minimum_should_match": 1}}
-            for alternatives in words
-        ] or [{"match_none": {}}]
+            (should if word.stop_word_somewhere else must).append(clause)
+        if not must:
+            must = [{"bool": {"should": should, "minimum_should_match": 1}}] if should else [{"match_none": {}}]
+            should = []
     filters: list[dict[str, Any]] = []
     if lang:
         filters.append({"term": {"language": lang}})
     if entity:
         filters.append({"bool": {"should": [{"term": {field: entity}} for field in ENTITY_FIELDS.values()],
                                  "minimum_should_match": 1}})
-    body: dict[str, Any] = {"query": {"bool": {"must": must, "filter": filters}}, "size": size}
+    body: dict[str, Any] = {"query": {"bool": {"must": must, "should": should, "filter": filters}}, "size": size}
     if match_all_requested(query):
         body["sort"] = [{"published_at": {"order": "desc", "missing": "_last"}}, {"id": "asc"}]
     return body

@@ -237,20 +237,33 @@ def analyze_with_offsets(text: str, language: str) -> list[Term]:
     return terms
 
 
-def query_terms(query: str, languages: Iterable[str]) -> list[frozenset[str]]:
+class QueryWord(NamedTuple):
+    """A query word: the terms it may have been indexed as, and whether some language drops it
+    as a stop word (then articles in that language cannot contain it, so it cannot be required)."""
+
+    alternatives: frozenset[str]
+    stop_word_somewhere: bool
+
+
+def query_words(query: str, languages: Iterable[str]) -> list[QueryWord]:
     """Per query word, the terms it may have been indexed as in any of `languages`.
 
     A stop word in one language still counts through the others; a word that is a stop word in
     all of them is dropped. Each bigram of a spaceless script is a query word of its own.
     """
     candidates = tuple(dict.fromkeys(languages))
-    words: list[frozenset[str]] = []
+    words: list[QueryWord] = []
     for match in TOKEN.finditer(query):
         for piece, _, is_bigram_run in _pieces(match.group()):
             if is_bigram_run:
-                words += [frozenset({bigram.term}) for bigram in _bigrams(piece, 0)]
-            elif alternatives := frozenset(
-                word.term for language in candidates if (word := _word_term(piece, language))
-            ):
-                words.append(alternatives)
+                words += [QueryWord(frozenset({bigram.term}), False) for bigram in _bigrams(piece, 0)]
+                continue
+            analysed = [_word_term(piece, language) for language in candidates]
+            if alternatives := frozenset(word.term for word in analysed if word):
+                words.append(QueryWord(alternatives, None in analysed))
     return words
+
+
+def query_terms(query: str, languages: Iterable[str]) -> list[frozenset[str]]:
+    """The alternatives of each query word (see `query_words`)."""
+    return [word.alternatives for word in query_words(query, languages)]

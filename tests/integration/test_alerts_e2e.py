@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import orjson
 import pytest
 
+from ingest.readers import read_articles
 from newsstream.settings import PROJECT_ROOT
 from tests.integration.conftest import SHARED, stop
 
@@ -133,8 +134,10 @@ def test_replaying_after_a_worker_restart_never_alerts_twice(service, running, e
     before = stored_alerts(service, es_client)
     stop(running["worker"])
     running["worker"] = service.start_worker()
-    ids = service.cli_json("ingest", str(SAMPLES))["ids"]
+    with open(SAMPLES, encoding="utf-8") as stream:
+        ids = [article.id for article in read_articles(stream)]
     first = {i: service.cli_json("get", i)["processed_at"] for i in ids}
+    assert sorted(service.cli_json("ingest", str(SAMPLES))["ids"]) == sorted(ids)
     # The worker has reprocessed everything once every processed_at has moved.
     assert wait_for(lambda: all(service.cli_json("get", i)["processed_at"] != first[i] for i in ids), timeout_s=120)
     after = stored_alerts(service, es_client)
