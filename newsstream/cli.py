@@ -201,6 +201,19 @@ def schema(out: Annotated[Optional[Path], typer.Option(help="write one .json fil
     console.print(f"wrote {len(schemas)} schemas to {out}")
 
 
+@app.command("bench-alerts")
+def bench_alerts(
+    rules: Annotated[Optional[list[int]], typer.Option("--rules", help="rule counts to measure (repeatable)")] = None,
+    articles: Annotated[int, typer.Option(help="articles matched per rule count")] = 300,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Per-article alert matching time for growing rule counts, beside the naive loop over all rules."""
+    from newsstream.bench_alerts import render_alert_bench, run_alert_bench
+
+    result = run_alert_bench(tuple(sorted(rules)) if rules else (100, 10_000, 100_000), articles=articles)
+    print(json.dumps(result) if as_json else render_alert_bench(result))
+
+
 @app.command()
 def demo() -> None:
     """The README's main job: stack up, a worker, the sample articles in, searches out."""

@@ -16,6 +16,7 @@ SAMPLE_FILES = (
     PROJECT_ROOT.parent / "shared" / "samples" / "seed-wire-dump.txt",
 )
 DEMO_SEARCHES = (("sanction", None), ("Leopard", None), ("*", None), ("Poutine", "fr"))
+DEMO_RULES = (("sanctions", "sanctions"), ("tanks", 'Leopard OR "battle tanks"'))
 
 
 def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
@@ -44,12 +45,18 @@ def run_demo(settings: Settings, console: Console) -> None:
     from deploy.stack import up
     from ingest.producer import article_producer, produce_articles
     from ingest.readers import InputError, read_articles
+    from newsstream.alerts_cli import tail
     from newsstream.cli import elasticsearch_client, search
     from processors.index import ensure_article_index
+    from processors.rulebook import publish_rule
+    from schemas.alerts import Rule
 
     up(settings)
     es = elasticsearch_client()
     ensure_article_index(es, settings.index_articles)
+    for name, query in DEMO_RULES:
+        publish_rule(settings, es, Rule(name=name, query=query))
+        console.print(f"alert rule {name!r}: {query}")
     worker = start_worker(settings)
     console.print(f"worker started (pid {worker.pid}, log {settings.state_dir / 'logs' / 'worker.log'})")
     try:
@@ -66,6 +73,9 @@ def run_demo(settings: Settings, console: Console) -> None:
         for query, lang in DEMO_SEARCHES:
             console.rule(f"newsstream search {query!r}" + (f" --lang {lang}" if lang else ""))
             search(query, lang=lang, entity=None, limit=5, as_json=False)
+        console.rule("newsstream alerts tail --no-follow")
+        time.sleep(2)  # the last batch's alerts are stored right after its articles
+        tail(rule=None, since=None, follow=False, as_json=False)
     finally:
         worker.terminate()
         worker.wait(timeout=30)

@@ -17,6 +17,7 @@ from typing import Any
 
 import faust
 from elasticsearch import AsyncElasticsearch
+from aiokafka.errors import MessageSizeTooLargeError
 from elasticsearch.helpers import async_bulk
 
 from newsstream.settings import Settings, get_settings
@@ -29,6 +30,10 @@ from schemas import DeadLetter, EnrichedArticle
 from schemas.alerts import Alert
 
 log = logging.getLogger("newsstream.worker")
+
+# Kafka's limit for one message: the broker's message.max.bytes is set to match (deploy/).
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+DEAD_LETTER_PAYLOAD_CUT = 64 * 1024
 
 
 def _warm_up() -> None:
@@ -155,6 +160,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
         topic_replication_factor=1,
         topic_partitions=settings.topic_partitions,
         producer_acks=-1,
+        producer_max_request_size=MAX_MESSAGE_BYTES,
         web_enabled=False,
         datadir=str(settings.state_dir / "faust"),
     )
@@ -168,7 +174,19 @@ def create_app(settings: Settings | None = None) -> faust.App:
         await resources.close()
 
     async def send_dead_letter(letter: DeadLetter) -> None:
-        await deadletter_topic.send(key=(letter.key or "").encode() or None, value=letter.model_dump_json().encode())
+        """Never raises: transient failures are retried; a letter too large for Kafka goes out
+        with its payload cut to DEAD_LETTER_PAYLOAD_CUT bytes, and says so."""
+        async def send(value: DeadLetter) -> None:
+            await deadletter_topic.send(key=(value.key or "").encode() or None, value=value.model_dump_json().encode())
+
+        try:
+            await with_retries("sending a dead letter", lambda: send(letter), give_up_on=MessageSizeTooLargeError)
+        except MessageSizeTooLargeError:
+            payload = letter.payload
+            await with_retries("sending a dead letter", lambda: send(DeadLetter.from_bytes(
+                payload[:DEAD_LETTER_PAYLOAD_CUT], stage=letter.stage,
+                error=f"{letter.error} (payload cut from {len(payload)} bytes)",
+                key=letter.key, topic=letter.topic, partition=letter.partition, offset=letter.offset)))
         log.warning("dead letter from %s at offset %s: %s", letter.stage, letter.offset, letter.error)
 
     async def emit_alerts(res: WorkerResources, articles: list[EnrichedArticle]) -> int:
@@ -220,7 +238,10 @@ def create_app(settings: Settings | None = None) -> faust.App:
     return app
 
 
-async def with_retries(what: str, attempt: Any, first_delay_s: float = 0.5, max_delay_s: float = 30.0) -> Any:
+async def with_retries(
+    what: str, attempt: Any, first_delay_s: float = 0.5, max_delay_s: float = 30.0,
+    give_up_on: type[BaseException] | tuple[type[BaseException], ...] = (),
+) -> Any:
     """Retries until it works: while Elasticsearch or the pool is down the agent stops consuming
     (the batch is not acked) instead of dropping articles or buffering without bound."""
     delay = first_delay_s
@@ -230,6 +251,8 @@ async def with_retries(what: str, attempt: Any, first_delay_s: float = 0.5, max_
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - anything here is transient or we stall visibly
+            if isinstance(error, give_up_on) or isinstance(error.__cause__, give_up_on):
+                raise error.__cause__ if isinstance(error.__cause__, give_up_on) else error from None
             log.error("%s failed (%s: %s); retrying in %.1f s", what, type(error).__name__, error, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_delay_s)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -38,8 +39,9 @@ class Service:
 
     def start_worker(self) -> subprocess.Popen:
         handle = open(self.log, "ab")
+        # Its own session, so a test can kill the worker together with its NLP pool processes.
         return subprocess.Popen([sys.executable, "-m", "newsstream.cli", "worker"], env=self.env,
-                                stdout=handle, stderr=subprocess.STDOUT)
+                                stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
 
     def indexed_count(self, es) -> int:  # noqa: ANN001
         es.indices.refresh(index=self.settings.index_articles)
@@ -60,8 +62,16 @@ def stop(process: subprocess.Popen, timeout: float = 30) -> None:
     try:
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        kill(process)
+
+
+def kill(process: subprocess.Popen) -> None:
+    """kill -9 the worker and everything it started, as a crash would."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
 
 
 @pytest.fixture(scope="module")
