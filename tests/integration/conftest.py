@@ -48,9 +48,14 @@ class Service:
         return es.count(index=self.settings.index_articles)["count"]
 
     def wait_for_count(self, es, expected: int, timeout_s: float = 180) -> int:  # noqa: ANN001
+        from elastic_transport import ConnectionError as ElasticsearchUnreachable
+
         deadline, count = time.monotonic() + timeout_s, -1
         while time.monotonic() < deadline:
-            count = self.indexed_count(es)
+            try:
+                count = self.indexed_count(es)
+            except ElasticsearchUnreachable:  # tests that restart Elasticsearch wait through it
+                count = -1
             if count >= expected:
                 return count
             time.sleep(0.5)
