@@ -25,7 +25,13 @@ def _snippet(text: str, spans: list[tuple[int, int]]) -> str:
     """A window of the text around the first span, HTML-escaped, with the spans in <mark>."""
     around = spans[0][0] if spans else 0
     window_start = max(0, min(around - SNIPPET_CHARS // 3, len(text) - SNIPPET_CHARS))
+    if window_start:  # start on a word, not in the middle of one
+        space = text.find(" ", window_start, around)
+        window_start = space + 1 if space != -1 else window_start
     window_end = min(len(text), window_start + SNIPPET_CHARS)
+    if window_end < len(text):
+        space = text.rfind(" ", max(around, window_start), window_end)
+        window_end = space if space != -1 else window_end
     parts, cursor = [], window_start
     for start, end in spans:
         if start < cursor or end > window_end:

@@ -29,3 +29,12 @@ def test_paragraphs_with_more_matches_come_first():
 def test_without_a_match_the_article_start_is_shown_unmarked():
     doc = article(("Nothing relevant in this paragraph.", "en"),)
     assert highlight(doc, {"zebra"}) == ["Nothing relevant in this paragraph."]
+
+
+def test_snippets_of_long_paragraphs_start_and_end_on_word_boundaries():
+    text = "Alpha beta gamma delta epsilon. " * 20 + "Die Sanktionen wirken. " + "Omega psi chi phi. " * 20
+    [snippet] = highlight(article((text, "de")), set(analyze("Sanktion", "de")))
+    assert snippet.startswith("…") and snippet.endswith("…")
+    inner = snippet.strip("…")
+    assert inner.split()[0] in text.split() and inner.split()[-1] in text.split()
+    assert "<mark>Sanktionen</mark>" in snippet
