@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from newsstream.settings import Settings, get_settings
+from newsstream.topics import read_topic
 from schemas import DeadLetter
 
 deadletter_app = typer.Typer(no_args_is_help=True, help="Messages that could not be processed, with the reason.")
@@ -17,24 +18,9 @@ err = Console(stderr=True)
 
 
 def read_dead_letters(settings: Settings) -> Iterator[DeadLetter]:
-    """Every dead letter currently in the topic, oldest first per partition (no consumer group)."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
-    try:
-        partitions = [TopicPartition(settings.topic_deadletter, p)
-                      for p in sorted(consumer.partitions_for_topic(settings.topic_deadletter) or [])]
-        if not partitions:
-            return
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        ends = consumer.end_offsets(partitions)
-        while any(consumer.position(p) < ends[p] for p in partitions):
-            for records in consumer.poll(timeout_ms=1000).values():
-                for record in records:
-                    yield DeadLetter.model_validate_json(record.value)
-    finally:
-        consumer.close()
+    """Every dead letter currently in the topic, oldest first per partition."""
+    for record in read_topic(settings.kafka_bootstrap_servers, settings.topic_deadletter):
+        yield DeadLetter.model_validate_json(record.value)
 
 
 @deadletter_app.command("list")

@@ -13,6 +13,7 @@ import pytest
 
 from ingest.readers import read_articles
 from newsstream.settings import PROJECT_ROOT
+from newsstream.topics import read_topic
 from tests.integration.conftest import SHARED, stop
 
 SAMPLES = PROJECT_ROOT / "samples" / "articles.jsonl"
@@ -65,20 +66,8 @@ def stored_alerts(service, es) -> list[dict]:  # noqa: ANN001
 
 
 def alerts_on_topic(service) -> list[dict]:  # noqa: ANN001
-    from kafka import KafkaConsumer, TopicPartition
-
-    topic = service.settings.topic_alerts
-    consumer = KafkaConsumer(bootstrap_servers=service.settings.kafka_bootstrap_servers, enable_auto_commit=False)
-    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-    consumer.assign(partitions)
-    consumer.seek_to_beginning(*partitions)
-    ends = consumer.end_offsets(partitions)
-    found = []
-    while any(consumer.position(p) < ends[p] for p in partitions):
-        for records in consumer.poll(timeout_ms=1000).values():
-            found += [orjson.loads(record.value) for record in records]
-    consumer.close()
-    return found
+    settings = service.settings
+    return [orjson.loads(record.value) for record in read_topic(settings.kafka_bootstrap_servers, settings.topic_alerts)]
 
 
 @pytest.fixture(scope="module")
