@@ -118,6 +118,10 @@ def project_topics(settings: Settings) -> dict[str, dict]:
         settings.topic_alerts: partitioned,
         # Alert rules are a table keyed by rule id: compaction keeps the latest version of each.
         settings.topic_rules: {"num_partitions": 1, "configs": {"cleanup.policy": "compact"}},
+        # The feed poller's tables, read in full at its start: entries sent (keyed by normalised
+        # entry id) and each source's last poll and HTTP validators (keyed by source name).
+        settings.topic_feeds_seen: {"num_partitions": 1, "configs": {"cleanup.policy": "compact"}},
+        settings.topic_feeds_state: {"num_partitions": 1, "configs": {"cleanup.policy": "compact"}},
     }
 
 

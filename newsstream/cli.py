@@ -14,12 +14,14 @@ from rich.console import Console
 from deploy.cli import stack_app
 from newsstream.alerts_cli import alerts_app
 from newsstream.deadletter_cli import deadletter_app
+from newsstream.feeds_cli import feeds_app
 from newsstream.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 app.add_typer(stack_app, name="stack", help="Start, stop and inspect the local Kafka and Elasticsearch.")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(deadletter_app, name="deadletter")
+app.add_typer(feeds_app, name="feeds", help="Poll RSS/Atom sources into articles.raw.")
 console = Console(stderr=True)
 
 

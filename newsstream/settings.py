@@ -60,6 +60,26 @@ class Settings(BaseSettings):
     # The Faust app id: also the consumer group, so two deployments on one cluster need two ids.
     worker_app_id: str = "newsstream-worker"
 
+    # HTTP API (newsstream api)
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    # Writes (ingest, rules) need this key in the X-API-Key header; without one they are refused.
+    api_key: SecretStr | None = None
+    # When set, reads need it (or the write key) too; otherwise reads are open.
+    api_read_key: SecretStr | None = None
+
+    # Live feeds (ingest/feeds/)
+    feeds_sources: Path = PROJECT_ROOT / "feeds.toml"
+    feeds_user_agent: str = "newsstream/0.1 (+https://example.org/newsstream)"
+    feeds_timeout_s: float = 20.0
+    feeds_retries: int = 2  # further tries after a 5xx, 429, timeout or refused connection
+    feeds_backoff_s: float = 2.0  # the first retry's wait; each further retry doubles it
+    feeds_host_interval_s: float = 1.0  # at least this long between two requests to one host
+    feeds_max_response_bytes: int = 10 * 1024 * 1024
+    # Compacted: the entries already sent (key = normalised entry id) and each source's poll state.
+    topic_feeds_seen: str = "feeds.seen"
+    topic_feeds_state: str = "feeds.state"
+
     @model_validator(mode="after")
     def _derive_client_addresses(self) -> "Settings":
         if not self.kafka_bootstrap_servers:

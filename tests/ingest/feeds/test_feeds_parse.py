@@ -1,0 +1,102 @@
+from datetime import datetime, timezone
+
+import pytest
+
+from ingest.feeds.parse import entry_key, html_to_text, normalise_url, parse_feed
+from tests.ingest.feeds.conftest import CORPORA
+from tests.ingest.feeds.feedserver import Item, atom_feed, rss_feed
+
+REAL_FEEDS = {  # file: (format, entries)
+    "encoding.rss": ("rss20", 40),
+    "guardian.rss": ("rss20", 55),
+    "heise.atom": ("atom10", 15),
+    "rss-1.rss": ("rss10", 69),
+    "uolNoticias.rss": ("rss", 15),
+}
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("HTTPS://News.Example.COM/World/Story?id=7#comments", "https://news.example.com/World/Story?id=7"),
+    ("https://news.example/a?utm_source=rss&id=3&UTM_Medium=feed", "https://news.example/a?id=3"),
+    ("https://news.example/a?utm_campaign=x", "https://news.example/a"),
+    ("https://news.example", "https://news.example/"),
+    ("  https://news.example/a  ", "https://news.example/a"),
+    ("urn:uuid:1225c695-cfb8-4ebb", "urn:uuid:1225c695-cfb8-4ebb"),
+])
+def test_urls_are_normalised(url: str, expected: str) -> None:
+    assert normalise_url(url) == expected
+
+
+def test_url_keys_are_global_and_opaque_guids_belong_to_their_source() -> None:
+    assert entry_key("wire", "HTTPS://News.Example/a#top") == entry_key("desk", "https://news.example/a?utm_source=x")
+    assert entry_key("wire", "12345") == "wire|12345"
+    assert entry_key("wire", "12345") != entry_key("desk", "12345")
+
+
+def test_an_rss2_feed_becomes_entries() -> None:
+    items = [Item("First <story>", "https://news.example/1?utm_source=rss", "<p>One &amp; two</p><script>x()</script><p>three</p>"),
+             Item("Second", "https://news.example/2", "plain", guid="opaque-2")]
+    feed = parse_feed(rss_feed("Wire", items, language="en-GB"), source="wire", url="https://news.example/feed")
+    assert (feed.format, feed.title, feed.language, feed.problem) == ("rss20", "Wire", "en-GB", None)
+    first, second = feed.entries
+    assert first.key == first.link == "https://news.example/1"
+    assert first.title == "First <story>"
+    assert first.summary == "One & two\n\nthree"
+    assert first.published_at == datetime(2024, 3, 5, 8, 30, tzinfo=timezone.utc)
+    assert (second.key, second.link) == ("wire|opaque-2", "https://news.example/2")
+
+
+def test_an_atom_feed_becomes_entries() -> None:
+    items = [Item("Atom story", "https://news.example/atom/1", "<b>Bold</b> teaser")]
+    feed = parse_feed(atom_feed("Desk", items), source="desk", url="https://news.example/atom.xml")
+    [entry] = feed.entries
+    assert (feed.format, entry.title, entry.summary, entry.author) == ("atom10", "Atom story", "Bold teaser", "Desk Writer")
+    assert entry.key == "https://news.example/atom/1"
+
+
+def test_rss1_and_rss091_are_read_too() -> None:
+    rdf = b"""<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+      xmlns="http://purl.org/rss/1.0/"><channel rdf:about="https://news.example/"><title>RDF</title>
+      <link>https://news.example/</link><description>d</description></channel>
+      <item rdf:about="https://news.example/r1"><title>R1</title><link>https://news.example/r1</link>
+      <description>RDF teaser</description></item></rdf:RDF>"""
+    rss091 = b"""<?xml version="1.0"?><rss version="0.91"><channel><title>Old</title><link>https://news.example/</link>
+      <description>d</description><language>fr</language><item><title>O1</title><link>https://news.example/o1</link>
+      <description>Old teaser</description></item></channel></rss>"""
+    for document, version, summary in ((rdf, "rss10", "RDF teaser"), (rss091, "rss091u", "Old teaser")):
+        feed = parse_feed(document, source="s", url="https://news.example/feed")
+        assert feed.format == version
+        assert [entry.summary for entry in feed.entries] == [summary]
+
+
+@pytest.mark.parametrize("document", [b"<html><body><p>A web page</p></body></html>", b"", b"/etc/passwd"])
+def test_what_is_not_a_feed_is_a_problem_not_an_exception(document: bytes) -> None:
+    feed = parse_feed(document, source="s", url="https://news.example/feed", content_type="text/html")
+    assert feed.entries == [] and feed.problem.startswith("not an RSS or Atom feed")
+
+
+def test_html_to_text_keeps_paragraphs_and_drops_scripts_and_styles() -> None:
+    html = "<div><h2>Head</h2><p>One <b>bold</b>\n word</p><style>p{}</style><ul><li>a</li><li>b</li></ul>tail<br>next</div>"
+    assert html_to_text(html) == "Head\n\nOne bold word\n\na\n\nb\n\ntail\n\nnext"
+    assert html_to_text("just text") == "just text"
+    assert html_to_text("   ") == ""
+
+
+@pytest.mark.parametrize("name", sorted(REAL_FEEDS))
+def test_every_real_feed_parses(name: str) -> None:
+    path = CORPORA / "feeds" / name
+    if not path.exists():
+        pytest.skip(f"{path} is absent")
+    feed = parse_feed(path.read_bytes(), source="real", url="https://example.org/feed", content_type="application/xml")
+    assert (feed.format, len(feed.entries), feed.problem) == (*REAL_FEEDS[name], None)
+    assert all(entry.key and entry.title for entry in feed.entries)
+    assert len({entry.key for entry in feed.entries}) == len(feed.entries)
+    assert all("<" not in entry.summary for entry in feed.entries)
+
+
+def test_real_feeds_in_latin1_are_decoded() -> None:
+    path = CORPORA / "feeds" / "uolNoticias.rss"
+    if not path.exists():
+        pytest.skip(f"{path} is absent")
+    feed = parse_feed(path.read_bytes(), source="uol", url="https://example.org/feed")
+    assert "Líder na pesquisa Ibope" in feed.entries[0].summary
