@@ -10,14 +10,14 @@ import asyncio
 import logging
 import multiprocessing
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import faust
-from elasticsearch import AsyncElasticsearch
 from aiokafka.errors import MessageSizeTooLargeError
+from elasticsearch import AsyncElasticsearch
 from elasticsearch.helpers import async_bulk
 
 from newsstream.settings import Settings, get_settings
@@ -36,6 +36,9 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 DEAD_LETTER_PAYLOAD_CUT = 64 * 1024
 
 
+Work = Callable[[list[bytes]], list[EnrichedArticle | DeadLetter]]
+
+
 def _warm_up() -> None:
     """Loads the language identifier and the NER models once per pool process."""
     process_messages([b'{"title": "Warm-up", "body": "Paris et Berlin. London and Madrid."}'])
@@ -46,27 +49,44 @@ def nlp_pool_size(settings: Settings) -> int:
 
 
 class NlpPool:
-    """A process pool for the CPU-bound stages; rebuilt if a child dies."""
+    """A process pool for the CPU-bound stages. If a child dies (a crash, the OOM killer), the
+    pool is rebuilt and the batch retried one message at a time, so a message that kills its
+    process becomes a dead letter instead of blocking the stream."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, work: Work = process_messages, warm_up: Callable[[], None] | None = _warm_up) -> None:
         self.size = size
+        self._work = work
+        self._warm_up = warm_up
         self._executor = self._new_executor()
 
     def _new_executor(self) -> ProcessPoolExecutor:
         # spawn, not fork: the parent holds Kafka client threads and an event loop.
-        return ProcessPoolExecutor(self.size, mp_context=multiprocessing.get_context("spawn"), initializer=_warm_up)
+        return ProcessPoolExecutor(self.size, mp_context=multiprocessing.get_context("spawn"), initializer=self._warm_up)
+
+    def _rebuild(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor = self._new_executor()
+
+    async def _run(self, chunk: list[bytes]) -> list[EnrichedArticle | DeadLetter]:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._work, chunk)
 
     async def process(self, payloads: Sequence[bytes]) -> list[EnrichedArticle | DeadLetter]:
-        loop = asyncio.get_running_loop()
-        chunk = -(-len(payloads) // self.size)
-        chunks = [list(payloads[i:i + chunk]) for i in range(0, len(payloads), chunk)]
+        size = -(-len(payloads) // self.size)
+        chunks = [list(payloads[i:i + size]) for i in range(0, len(payloads), size)]
         try:
-            parts = await asyncio.gather(*(loop.run_in_executor(self._executor, process_messages, c) for c in chunks))
+            parts = await asyncio.gather(*(self._run(chunk) for chunk in chunks))
+            return [outcome for part in parts for outcome in part]
         except BrokenProcessPool:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = self._new_executor()
-            raise
-        return [outcome for part in parts for outcome in part]
+            log.error("an NLP process died; retrying the batch of %d one message at a time", len(payloads))
+            self._rebuild()
+        outcomes: list[EnrichedArticle | DeadLetter] = []
+        for payload in payloads:
+            try:
+                outcomes += await self._run([payload])
+            except BrokenProcessPool:
+                self._rebuild()
+                outcomes.append(DeadLetter.from_bytes(payload, stage="enrich", error="the NLP process died on it"))
+        return outcomes
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
