@@ -1,10 +1,13 @@
 """The one settings object, read once from the environment (prefix ``NEWSSTREAM_``)."""
 from __future__ import annotations
 
+import hashlib
+import os
+import stat
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -16,11 +19,20 @@ DEFAULT_LANGUAGES = (
 )
 
 
+def default_state_dir(checkout: Path = PROJECT_ROOT, euid: int | None = None) -> Path:
+    """`.stack` in the checkout, unless we run as root in a checkout other users cannot traverse
+    (e.g. under /root, mode 700): Elasticsearch runs as an unprivileged user and must reach it."""
+    euid = os.geteuid() if euid is None else euid
+    if euid != 0 or all(path.stat().st_mode & stat.S_IXOTH for path in (checkout, *checkout.parents)):
+        return checkout / ".stack"
+    return Path("/var/lib/newsstream") / hashlib.sha256(str(checkout).encode()).hexdigest()[:12]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEWSSTREAM_", frozen=True, extra="ignore")
 
     # Local stack (deploy/)
-    state_dir: Path = PROJECT_ROOT / ".stack"
+    state_dir: Path = Field(default_factory=default_state_dir)
     kafka_version: str = "4.1.1"
     elasticsearch_version: str = "9.2.0"
     kafka_port: int = 9092
