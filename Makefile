@@ -29,8 +29,13 @@ stack-down: setup
 run: setup
 	$(BIN)/newsstream demo
 
+# The browser test drives Debian's Chromium: no browser is downloaded by a test tool.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 # Starts the stack the integration tests need and always stops it afterwards.
-test: setup
+test: setup $(CHROMIUM)
 	$(BIN)/newsstream stack up
 	status=0; $(BIN)/python -m pytest -ra $(PYTEST_ARGS) || status=$$?; \
 	  $(BIN)/newsstream stack down; exit $$status

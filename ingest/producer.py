@@ -21,7 +21,6 @@ def article_producer(settings: Settings) -> KafkaProducer:
         linger_ms=20,
         compression_type="gzip",
         max_request_size=8 * 1024 * 1024,
-        key_serializer=str.encode,
     )
 
 
@@ -38,7 +37,7 @@ def produce_articles(
     """Sends every article (key = its stable id) and waits until all are acknowledged."""
     sent = []
     for article in articles:
-        future = producer.send(topic, key=article.id, value=encode_article(article))
+        future = producer.send(topic, key=article.id.encode(), value=encode_article(article))
         future.add_callback(lambda _metadata, article=article: on_sent(article))
         sent.append((article.id, future))
     producer.flush()

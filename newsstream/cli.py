@@ -13,6 +13,7 @@ from rich.console import Console
 
 from deploy.cli import stack_app
 from newsstream.alerts_cli import alerts_app
+from newsstream.api.cli import run_api
 from newsstream.deadletter_cli import deadletter_app
 from newsstream.feeds_cli import feeds_app
 from newsstream.settings import get_settings
@@ -201,6 +202,9 @@ def schema(out: Annotated[Optional[Path], typer.Option(help="write one .json fil
     for name, document in schemas.items():
         (out / f"{name}.json").write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
     console.print(f"wrote {len(schemas)} schemas to {out}")
+
+
+app.command("api", help="Serve the search API, its docs (/docs) and the analysts' page (/).")(run_api)
 
 
 @app.command("bench-alerts")

@@ -1,36 +1,148 @@
 """Searching the article index: the query goes through the same analysis as the articles."""
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 from processors.analysis import query_terms, query_words
 from processors.highlight import highlight
 from processors.index import ENTITY_FIELDS, article_from_document
 from schemas import LanguageShare
 
+# Elasticsearch's index.max_result_window: pages must end within the first this-many hits.
+MAX_RESULT_WINDOW = 10_000
+FACET_SIZE = 10
+# Facet name → keyword field it counts.
+FACET_FIELDS = {"languages": "language", "persons": "persons", "locations": "locations",
+                "organizations": "organizations", "agencies": "agencies", "sources": "source"}
+DATE_BUCKETS = 24
+
+
+class PageOutOfRange(ValueError):
+    """A page that does not lie within the first MAX_RESULT_WINDOW hits."""
+
+
+# ISO 8601 text even from model_dump(): `newsstream search --json` hands hits to json.dumps.
+IsoDatetime = Annotated[datetime, PlainSerializer(datetime.isoformat, return_type=str)]
+
+
 class SearchHit(BaseModel):
     id: str
     title: str
+    url: str | None = None
+    source: str | None = None
+    published_at: IsoDatetime | None = None
     language: str
     languages: list[LanguageShare]
     persons: list[str]
     locations: list[str]
     organizations: list[str]
+    misc: list[str]
     agencies: list[str]
     score: float
     snippets: list[str]  # HTML-escaped text, matches wrapped in <mark>
+
+
+class SearchFilters(BaseModel):
+    """What a search is narrowed to: every filter given must hold."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lang: str | None = None
+    entities: tuple[str, ...] = ()  # each named in the article, as whatever kind of entity
+    # Each named as that kind: what a facet's value filters on, so its count is the filtered total.
+    persons: tuple[str, ...] = ()
+    locations: tuple[str, ...] = ()
+    organizations: tuple[str, ...] = ()
+    agency: str | None = None
+    source: str | None = None
+    published_from: date | datetime | None = None  # inclusive
+    published_to: date | datetime | None = None  # inclusive: a date means up to its end
+
+
+class FacetValue(BaseModel):
+    value: str
+    count: int
+
+
+class DateBucket(BaseModel):
+    start: date
+    end: date  # the bucket's last day
+    count: int
+
+
+class Facets(BaseModel):
+    """Counts over all the matching articles (not just the page), the top values of each field."""
+
+    languages: list[FacetValue]
+    persons: list[FacetValue]
+    locations: list[FacetValue]
+    organizations: list[FacetValue]
+    agencies: list[FacetValue]
+    sources: list[FacetValue]
+    published: list[DateBucket]  # publication dates (UTC), in at most DATE_BUCKETS contiguous buckets
+
+
+class SearchPage(BaseModel):
+    total: int
+    page: int
+    size: int
+    hits: list[SearchHit]
+    facets: Facets
 
 
 def match_all_requested(query: str) -> bool:
     return query.strip() in ("", "*")
 
 
+def _analysis_languages(languages: Iterable[str], filters: SearchFilters) -> tuple[str, ...]:
+    return (filters.lang,) if filters.lang else tuple(languages)
+
+
+def _filter_clauses(filters: SearchFilters) -> list[dict[str, Any]]:
+    clauses: list[dict[str, Any]] = []
+    if filters.lang:
+        clauses.append({"term": {"language": filters.lang}})
+    for entity in filters.entities:
+        clauses.append({"bool": {"should": [{"term": {field: entity}} for field in ENTITY_FIELDS.values()],
+                                 "minimum_should_match": 1}})
+    for field in ("persons", "locations", "organizations"):
+        clauses += [{"term": {field: name}} for name in getattr(filters, field)]
+    if filters.agency:
+        clauses.append({"term": {"agencies": filters.agency}})
+    if filters.source:
+        clauses.append({"term": {"source": filters.source}})
+    published: dict[str, str] = {}
+    if filters.published_from:
+        published["gte"] = filters.published_from.isoformat()
+    if filters.published_to:
+        to = filters.published_to
+        # `||/d` rounds up to the day's last millisecond under lte: the whole `to` day is in.
+        published["lte"] = to.isoformat() if isinstance(to, datetime) else f"{to.isoformat()}||/d"
+    if published:
+        clauses.append({"range": {"published_at": published}})
+    return clauses
+
+
+def facet_aggregations() -> dict[str, Any]:
+    aggregations: dict[str, Any] = {
+        name: {"terms": {"field": field, "size": FACET_SIZE}} for name, field in FACET_FIELDS.items()
+    }
+    # Days with articles only (an outlier date must not make thousands of empty buckets);
+    # `date_buckets` groups them into at most DATE_BUCKETS contiguous buckets.
+    aggregations["published"] = {"date_histogram": {
+        "field": "published_at", "calendar_interval": "day", "min_doc_count": 1, "format": "yyyy-MM-dd"}}
+    return aggregations
+
+
 def build_search_body(
-    query: str, languages: Iterable[str], *, lang: str | None = None, entity: str | None = None, size: int = 10
+    query: str, languages: Iterable[str], filters: SearchFilters | None = None, *,
+    size: int = 10, offset: int = 0, with_facets: bool = False,
 ) -> dict[str, Any]:
+    filters = filters or SearchFilters()
     must: list[dict[str, Any]] = []
     should: list[dict[str, Any]] = []
     if match_all_requested(query):
@@ -38,7 +150,7 @@ def build_search_body(
     else:
         # Every query word must match, in the title or the body, in any of its language forms;
         # a word that some language drops as a stop word ("of") only adds to the score.
-        for word in query_words(query, [lang] if lang else languages):
+        for word in query_words(query, _analysis_languages(languages, filters)):
             terms = " ".join(sorted(word.alternatives))
             clause = {"bool": {"should": [
                 {"match": {"title_terms": {"query": terms, "boost": 2.0}}},
@@ -48,35 +160,113 @@ def build_search_body(
         if not must:
             must = [{"bool": {"should": should, "minimum_should_match": 1}}] if should else [{"match_none": {}}]
             should = []
-    filters: list[dict[str, Any]] = []
-    if lang:
-        filters.append({"term": {"language": lang}})
-    if entity:
-        filters.append({"bool": {"should": [{"term": {field: entity}} for field in ENTITY_FIELDS.values()],
-                                 "minimum_should_match": 1}})
-    body: dict[str, Any] = {"query": {"bool": {"must": must, "should": should, "filter": filters}}, "size": size}
+    body: dict[str, Any] = {
+        "query": {"bool": {"must": must, "should": should, "filter": _filter_clauses(filters)}},
+        "size": size,
+    }
+    if offset:
+        body["from"] = offset
     if match_all_requested(query):
         body["sort"] = [{"published_at": {"order": "desc", "missing": "_last"}}, {"id": "asc"}]
+    if with_facets:
+        body["aggs"] = facet_aggregations()
+        body["track_total_hits"] = True
     return body
+
+
+def _hits(response: dict[str, Any], query: str, languages: tuple[str, ...]) -> list[SearchHit]:
+    wanted = set().union(*query_terms(query, languages)) if not match_all_requested(query) else set()
+    hits = []
+    for hit in response["hits"]["hits"]:
+        source = hit["_source"]
+        article = article_from_document(source)
+        hits.append(SearchHit(
+            id=article.id, title=article.title, url=article.url, source=article.source,
+            published_at=article.published_at, language=article.language, languages=article.languages,
+            persons=source.get("persons", []), locations=source.get("locations", []),
+            organizations=source.get("organizations", []), misc=source.get("misc", []), agencies=article.agencies,
+            score=hit.get("_score") or 0.0,
+            snippets=highlight(article, wanted),
+        ))
+    return hits
+
+
+def _later(day: date, *, days: int = 0, months: int = 0) -> date:
+    """`day` moved on (to the first of the month when moved by months); date.max past year 9999."""
+    try:
+        if not months:
+            return day + timedelta(days=days)
+        index = day.year * 12 + day.month - 1 + months
+        return date(index // 12, index % 12 + 1, 1)
+    except (OverflowError, ValueError):
+        return date.max
+
+
+# From the finest: (the start of the bucket holding a day, the start of the bucket after one).
+# Weeks start on Monday; months and coarser on the first of a month.
+BUCKET_INTERVALS: dict[str, tuple[Callable[[date], date], Callable[[date], date]]] = {
+    "day": (lambda d: d, lambda s: _later(s, days=1)),
+    "week": (lambda d: d - timedelta(days=d.weekday()), lambda s: _later(s, days=7)),
+    "month": (lambda d: d.replace(day=1), lambda s: _later(s, months=1)),
+    "quarter": (lambda d: date(d.year, (d.month - 1) // 3 * 3 + 1, 1), lambda s: _later(s, months=3)),
+    "year": (lambda d: date(d.year, 1, 1), lambda s: _later(s, months=12)),
+    # There is no year 0: the first decade starts in year 1 and is a year short.
+    "decade": (lambda d: date(max(1, d.year // 10 * 10), 1, 1), lambda s: _later(s, months=(10 - s.year % 10) * 12)),
+}
+
+
+def date_buckets(days: dict[date, int]) -> list[DateBucket]:
+    """Daily counts as contiguous buckets (empty ones included) of the finest interval that
+    needs at most DATE_BUCKETS of them."""
+    if not days:
+        return []
+    *finer, coarsest = BUCKET_INTERVALS.values()
+    for bucket_of, following in (*finer, coarsest):
+        starts, last = [bucket_of(min(days))], bucket_of(max(days))
+        while starts[-1] < last and (len(starts) <= DATE_BUCKETS or following is coarsest[1]):
+            starts.append(following(starts[-1]))
+        if len(starts) <= DATE_BUCKETS:
+            break
+    counts = dict.fromkeys(starts, 0)
+    for day, count in days.items():
+        counts[bucket_of(day)] += count
+    return [DateBucket(start=start, end=following(start) - timedelta(days=1), count=count)
+            for start, count in counts.items()]
+
+
+def facets_from_aggregations(aggregations: dict[str, Any]) -> Facets:
+    values = {
+        name: [FacetValue(value=str(bucket["key"]), count=bucket["doc_count"])
+               for bucket in aggregations[name]["buckets"]]
+        for name in FACET_FIELDS
+    }
+    days = {date.fromisoformat(bucket["key_as_string"]): bucket["doc_count"]
+            for bucket in aggregations["published"]["buckets"]}
+    return Facets(**values, published=date_buckets(days))
+
+
+def search_page(
+    es: Any, index: str, query: str, languages: Iterable[str], filters: SearchFilters | None = None, *,
+    page: int = 1, size: int = 10,
+) -> SearchPage:
+    """One page of hits (1-based) with the facets of everything that matches."""
+    if page < 1 or size < 1 or page * size > MAX_RESULT_WINDOW:
+        raise PageOutOfRange(f"page {page} of size {size} is not within the first {MAX_RESULT_WINDOW} results: "
+                             "page must be at least 1, size at least 1 and page × size at most that")
+    filters = filters or SearchFilters()
+    body = build_search_body(query, languages, filters, size=size, offset=(page - 1) * size, with_facets=True)
+    response = es.search(index=index, **body)
+    return SearchPage(
+        total=response["hits"]["total"]["value"], page=page, size=size,
+        hits=_hits(response, query, _analysis_languages(languages, filters)),
+        facets=facets_from_aggregations(response["aggregations"]),
+    )
 
 
 def search_articles(
     es: Any, index: str, query: str, languages: Iterable[str], *,
     lang: str | None = None, entity: str | None = None, size: int = 10,
 ) -> list[SearchHit]:
-    languages = tuple(languages)
-    body = build_search_body(query, languages, lang=lang, entity=entity, size=size)
-    response = es.search(index=index, **body)
-    wanted = set().union(*query_terms(query, [lang] if lang else languages)) if not match_all_requested(query) else set()
-    hits = []
-    for hit in response["hits"]["hits"]:
-        source = hit["_source"]
-        article = article_from_document(source)
-        hits.append(SearchHit(
-            id=article.id, title=article.title, language=article.language, languages=article.languages,
-            persons=source.get("persons", []), locations=source.get("locations", []),
-            organizations=source.get("organizations", []), agencies=article.agencies,
-            score=hit.get("_score") or 0.0,
-            snippets=highlight(article, wanted),
-        ))
-    return hits
+    filters = SearchFilters(lang=lang, entities=(entity,) if entity else ())
+    response = es.search(index=index, **build_search_body(query, languages, filters, size=size))
+    return _hits(response, query, _analysis_languages(languages, filters))

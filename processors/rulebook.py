@@ -89,8 +89,9 @@ class RuleBook:
 
     async def _follow(self) -> None:
         while True:
-            consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=None,
-                                        enable_auto_commit=False, fetch_max_wait_ms=100)
+            # Without a group the consumer is assigned every partition of the topic, once known.
+            consumer = AIOKafkaConsumer(self.settings.topic_rules, bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                                        group_id=None, enable_auto_commit=False, fetch_max_wait_ms=100)
             try:
                 await consumer.start()
                 await self._read_all_then_follow(consumer)
@@ -104,9 +105,7 @@ class RuleBook:
 
     async def _read_all_then_follow(self, consumer: AIOKafkaConsumer) -> None:
         topic = self.settings.topic_rules
-        await consumer.topics()  # fetches the cluster metadata that partitions_for_topic reads
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0})]
-        consumer.assign(partitions)
+        partitions = sorted(consumer.assignment())
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
         # (Re)load into a fresh index and swap it in once caught up, so matching never sees half the rules.

@@ -51,7 +51,7 @@ def indexed_ids(service, es) -> set[str]:  # noqa: ANN001
 def produce(service, articles: list[RawArticle], per_second: float | None = None) -> None:  # noqa: ANN001
     producer = article_producer(service.settings)
     for article in articles:
-        producer.send(service.settings.topic_raw, key=article.id, value=encode_article(article))
+        producer.send(service.settings.topic_raw, key=article.id.encode(), value=encode_article(article))
         if per_second:
             time.sleep(1 / per_second)
     producer.flush()

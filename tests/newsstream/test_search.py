@@ -1,4 +1,22 @@
-from newsstream.search import build_search_body
+import json
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from newsstream.search import (
+    DATE_BUCKETS,
+    FACET_FIELDS,
+    MAX_RESULT_WINDOW,
+    DateBucket,
+    PageOutOfRange,
+    SearchFilters,
+    SearchHit,
+    build_search_body,
+    date_buckets,
+    facets_from_aggregations,
+    search_page,
+)
+from processors.analysis import query_terms
 
 LANGUAGES = ("en", "fr", "de")
 
@@ -29,7 +47,95 @@ def test_only_stop_words_still_search_for_them_and_match_all_lists_newest_first(
 
 
 def test_filters_on_language_and_entity():
-    body = build_search_body("*", LANGUAGES, lang="fr", entity="Olaf Scholz")
+    body = build_search_body("*", LANGUAGES, SearchFilters(lang="fr", entities=("Olaf Scholz",)))
     filters = body["query"]["bool"]["filter"]
     assert {"term": {"language": "fr"}} in filters
     assert {"term": {"persons": "Olaf Scholz"}} in filters[1]["bool"]["should"]
+
+
+def test_every_entity_agency_and_source_must_hold():
+    filters = build_search_body("*", LANGUAGES, SearchFilters(
+        entities=("Olaf Scholz", "Berlin"), persons=("Kim Jong-un",), locations=("Pyongyang", "Moscou"),
+        organizations=("KCNA",), agency="AFP", source="lemonde.fr"))["query"]["bool"]["filter"]
+    named = [clause["bool"]["should"][0]["term"]["persons"] for clause in filters if "bool" in clause]
+    assert named == ["Olaf Scholz", "Berlin"]
+    for clause in ({"term": {"persons": "Kim Jong-un"}}, {"term": {"locations": "Pyongyang"}},
+                   {"term": {"locations": "Moscou"}}, {"term": {"organizations": "KCNA"}},
+                   {"term": {"agencies": "AFP"}}, {"term": {"source": "lemonde.fr"}}):
+        assert clause in filters
+
+
+def test_a_to_date_takes_in_its_whole_day_and_datetimes_are_exact():
+    may = SearchFilters(published_from=date(2024, 5, 1), published_to=date(2024, 5, 31))
+    day = build_search_body("*", LANGUAGES, may)
+    assert {"range": {"published_at": {"gte": "2024-05-01", "lte": "2024-05-31||/d"}}} in day["query"]["bool"]["filter"]
+    instant = datetime(2024, 5, 31, 12, tzinfo=timezone.utc)
+    exact = build_search_body("*", LANGUAGES, SearchFilters(published_to=instant))
+    assert {"range": {"published_at": {"lte": instant.isoformat()}}} in exact["query"]["bool"]["filter"]
+
+
+def test_a_query_word_is_analysed_only_in_the_filtered_language():
+    french = build_search_body("sanctions", LANGUAGES, SearchFilters(lang="fr"))["query"]["bool"]["must"][0]
+    french_forms = " ".join(sorted(query_terms("sanctions", ["fr"])[0]))
+    assert french["bool"]["should"][1]["match"]["body_terms"]["query"] == french_forms
+
+
+def test_pages_and_facets_only_when_asked():
+    plain = build_search_body("sanctions", LANGUAGES)
+    assert "from" not in plain and "aggs" not in plain
+    paged = build_search_body("sanctions", LANGUAGES, size=20, offset=40, with_facets=True)
+    assert paged["from"] == 40 and paged["size"] == 20 and paged["track_total_hits"] is True
+    assert set(paged["aggs"]) == set(FACET_FIELDS) | {"published"}
+    assert paged["aggs"]["persons"] == {"terms": {"field": "persons", "size": 10}}
+
+
+def counts(buckets):
+    return [(bucket.start, bucket.end, bucket.count) for bucket in buckets]
+
+
+def test_a_few_days_are_day_buckets_with_the_empty_days_between():
+    buckets = date_buckets({date(2024, 5, 1): 2, date(2024, 5, 3): 1})
+    assert counts(buckets) == [(date(2024, 5, 1), date(2024, 5, 1), 2), (date(2024, 5, 2), date(2024, 5, 2), 0),
+                               (date(2024, 5, 3), date(2024, 5, 3), 1)]
+
+
+@pytest.mark.parametrize(("last_day", "first_bucket"), [
+    (date(2024, 6, 30), (date(2024, 4, 29), date(2024, 5, 5))),  # 61 days: weeks from Monday
+    (date(2025, 6, 30), (date(2024, 5, 1), date(2024, 5, 31))),  # 14 months
+    (date(2029, 12, 31), (date(2024, 4, 1), date(2024, 6, 30))),  # 23 quarters
+    (date(2040, 1, 1), (date(2024, 1, 1), date(2024, 12, 31))),  # 17 years
+])
+def test_longer_spans_take_the_finest_interval_with_at_most_24_buckets(last_day, first_bucket):
+    buckets = date_buckets({date(2024, 5, 1): 1, date(2024, 5, 2): 1, last_day: 3})
+    assert len(buckets) <= DATE_BUCKETS
+    assert (buckets[0].start, buckets[0].end) == first_bucket and buckets[0].count == 2
+    assert buckets[-1].start <= last_day <= buckets[-1].end and buckets[-1].count == 3
+    assert all(after.start == before.end + timedelta(days=1) for before, after in zip(buckets, buckets[1:]))
+
+
+def test_centuries_apart_fall_back_to_decades_however_many():
+    buckets = date_buckets({date(1, 1, 1): 1, date(9999, 12, 31): 1})
+    assert buckets[0].start == date(1, 1, 1) and buckets[-1].start == date(9990, 1, 1)
+    assert sum(bucket.count for bucket in buckets) == 2
+
+
+def test_facets_read_from_the_aggregations():
+    aggregations = {name: {"buckets": []} for name in FACET_FIELDS}
+    aggregations["persons"] = {"buckets": [{"key": "Olaf Scholz", "doc_count": 3}]}
+    aggregations["published"] = {"buckets": [{"key_as_string": "2024-05-01", "key": 0, "doc_count": 5}]}
+    facets = facets_from_aggregations(aggregations)
+    assert [(f.value, f.count) for f in facets.persons] == [("Olaf Scholz", 3)]
+    assert facets.published == [DateBucket(start=date(2024, 5, 1), end=date(2024, 5, 1), count=5)]
+
+
+@pytest.mark.parametrize(("page", "size"), [(0, 10), (1, 0), (MAX_RESULT_WINDOW // 10 + 1, 10)])
+def test_a_page_beyond_the_result_window_is_refused_before_any_request(page, size):
+    with pytest.raises(PageOutOfRange, match="not within the first"):
+        search_page(None, "articles", "*", LANGUAGES, page=page, size=size)
+
+
+def test_a_hit_dumps_to_plain_json_types_for_the_cli():
+    hit = SearchHit(id="x", title="t", published_at=datetime(2024, 3, 11, 17, 42, tzinfo=timezone.utc),
+                    language="en", languages=[], persons=[], locations=[], organizations=[], misc=[], agencies=[],
+                    score=1.0, snippets=[])
+    assert json.loads(json.dumps(hit.model_dump()))["published_at"] == "2024-03-11T17:42:00+00:00"

@@ -1,0 +1,1 @@
+"""The HTTP API (`create_api`) and the analysts' search page it serves at `/`."""

@@ -1,0 +1,49 @@
+"""What the routes share: the settings, the clients and the metrics of one API instance."""
+from __future__ import annotations
+
+import threading
+from typing import Annotated
+
+from elasticsearch import Elasticsearch
+from fastapi import Depends, Request
+from kafka import KafkaProducer
+
+from ingest.producer import article_producer
+from newsstream.api.metrics import ApiMetrics
+from newsstream.settings import Settings
+
+
+class ApiContext:
+    """The Elasticsearch client connects on first request and the Kafka producer is made on first
+    ingest, so the API starts (and reports its health) while either is down."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = ApiMetrics()
+        key = settings.elasticsearch_api_key
+        self.es = Elasticsearch(settings.elasticsearch_url, api_key=key.get_secret_value() if key else None,
+                                request_timeout=30)
+        self._producer: KafkaProducer | None = None
+        self._producer_lock = threading.Lock()  # sync routes run in a thread pool
+        # Set when the server is told to stop: event streams end instead of holding up the shutdown.
+        self.stopping = threading.Event()
+
+    def producer(self) -> KafkaProducer:
+        with self._producer_lock:
+            if self._producer is None:
+                self._producer = article_producer(self.settings)
+            return self._producer
+
+    def close(self) -> None:
+        with self._producer_lock:
+            if self._producer is not None:
+                self._producer.close()
+                self._producer = None
+        self.es.close()
+
+
+def api_context(request: Request) -> ApiContext:
+    return request.app.state.context
+
+
+Context = Annotated[ApiContext, Depends(api_context)]

@@ -1,0 +1,91 @@
+"""Health: can the API reach Kafka and Elasticsearch, and how far behind is the worker group."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Literal
+
+from kafka import TopicPartition
+from kafka.admin import KafkaAdminClient, OffsetSpec
+from pydantic import BaseModel
+
+from newsstream.settings import Settings
+
+CHECK_TIMEOUT_S = 3.0
+
+
+class Check(BaseModel):
+    ok: bool
+    detail: str
+
+
+class WorkerLag(BaseModel):
+    """The worker group's lag on the raw topic: articles produced that it has not committed yet."""
+
+    group: str
+    topic: str
+    state: str  # the group's state as Kafka reports it: Stable while workers run, Empty or Dead otherwise
+    members: int
+    lag: int | None  # None when Kafka could not be asked
+    partition_lag: dict[int, int]
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded", "down"]  # degraded: no worker running; down: Kafka or Elasticsearch unreachable
+    kafka: Check
+    elasticsearch: Check
+    worker: WorkerLag
+
+
+@contextmanager
+def _admin(settings: Settings) -> Iterator[KafkaAdminClient]:
+    # kafka-python logs every refused connection; an unreachable broker is reported, not logged.
+    kafka_log = logging.getLogger("kafka")
+    level = kafka_log.level
+    kafka_log.setLevel(logging.CRITICAL)
+    try:
+        timeout_ms = int(CHECK_TIMEOUT_S * 1000)
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, client_id="newsstream-api-health",
+                                 bootstrap_timeout_ms=timeout_ms, request_timeout_ms=timeout_ms)
+        try:
+            yield admin
+        finally:
+            admin.close()
+    finally:
+        kafka_log.setLevel(level)
+
+
+def worker_lag(admin: KafkaAdminClient, group: str, topic: str) -> WorkerLag:
+    described = admin.describe_topics([topic])[0]
+    partitions = [TopicPartition(topic, p["partition_index"]) for p in described["partitions"]]
+    latest = admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in partitions})
+    earliest = admin.list_partition_offsets({tp: OffsetSpec.EARLIEST for tp in partitions})
+    committed = admin.list_group_offsets(group).get(group, {})
+    lag = {}
+    for tp in partitions:
+        position = committed[tp].offset if tp in committed and committed[tp].offset >= 0 else None
+        # Never committed: the worker starts from the earliest message still kept.
+        lag[tp.partition] = latest[tp].offset - (earliest[tp].offset if position is None else position)
+    info = admin.describe_groups([group])[group]
+    return WorkerLag(group=group, topic=topic, state=info["group_state"] or "Unknown", members=len(info["members"]),
+                     lag=sum(lag.values()), partition_lag=dict(sorted(lag.items())))
+
+
+def check_health(settings: Settings, es: Any) -> Health:
+    unknown_lag = WorkerLag(group=settings.worker_app_id, topic=settings.topic_raw, state="Unknown", members=0,
+                            lag=None, partition_lag={})
+    try:
+        with _admin(settings) as admin:
+            worker = worker_lag(admin, settings.worker_app_id, settings.topic_raw)
+        kafka = Check(ok=True, detail=f"reachable at {settings.kafka_bootstrap_servers}")
+    except Exception as error:  # noqa: BLE001 - any failure to answer is what this check reports
+        worker = unknown_lag
+        kafka = Check(ok=False, detail=f"{settings.kafka_bootstrap_servers}: {type(error).__name__}: {error}")
+    try:
+        cluster = es.options(request_timeout=CHECK_TIMEOUT_S, max_retries=0).cluster.health()
+        elasticsearch = Check(ok=cluster["status"] != "red", detail=f"cluster status {cluster['status']}")
+    except Exception as error:  # noqa: BLE001 - as above
+        elasticsearch = Check(ok=False, detail=f"{settings.elasticsearch_url}: {type(error).__name__}: {error}")
+    status = "down" if not (kafka.ok and elasticsearch.ok) else "ok" if worker.members else "degraded"
+    return Health(status=status, kafka=kafka, elasticsearch=elasticsearch, worker=worker)

@@ -1,0 +1,79 @@
+"""Alert rules (list, add, remove), recent alerts, and live alerts as server-sent events."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from newsstream.api.alert_stream import follow_alerts
+from newsstream.api.auth import require_read_key, require_read_key_or_parameter, require_write_key
+from newsstream.api.context import Context
+from processors.alerts import InvalidRuleQuery
+from processors.rulebook import delete_rule, list_rules, publish_rule
+from schemas.alerts import Alert, Rule
+
+router = APIRouter(prefix="/alerts", tags=["alerts"])
+
+RuleName = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9 _.-]+$")]
+
+
+@router.get("/rules", response_model=list[Rule], dependencies=[Depends(require_read_key)])
+def get_rules(context: Context) -> list[Rule]:
+    return list_rules(context.settings, context.es)
+
+
+@router.post("/rules", status_code=status.HTTP_201_CREATED, response_model=Rule,
+             dependencies=[Depends(require_write_key)],
+             responses={400: {"description": "the query does not parse; the message says where"}})
+def add_rule(context: Context, rule: Rule) -> Rule:
+    """Adds the rule, or replaces the one of the same name; running workers apply it within a second."""
+    try:
+        publish_rule(context.settings, context.es, rule)
+    except InvalidRuleQuery as error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"invalid query: {error}") from None
+    return rule
+
+
+@router.delete("/rules/{name}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[Depends(require_write_key)],
+               responses={404: {"description": "no rule has this name"}})
+def remove_rule(context: Context, name: RuleName) -> Response:
+    if not delete_rule(context.settings, context.es, name):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no rule is named {name!r}")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("", response_model=list[Alert], dependencies=[Depends(require_read_key)])
+def recent_alerts(
+    context: Context,
+    rule: Annotated[str | None, Query(max_length=100, description="only this rule's alerts")] = None,
+    size: Annotated[int, Query(ge=1, le=500, description="how many, newest first")] = 50,
+) -> list[Alert]:
+    index = context.settings.index_alerts
+    if not context.es.indices.exists(index=index):
+        return []  # no worker has matched anything yet
+    query = {"bool": {"filter": [{"term": {"rule": rule}}] if rule else []}}
+    response = context.es.search(index=index, query=query, sort=[{"matched_at": "desc"}], size=size)
+    return [Alert.model_validate(hit["_source"]) for hit in response["hits"]["hits"]]
+
+
+@router.get("/stream", response_class=EventSourceResponse, dependencies=[Depends(require_read_key_or_parameter)])
+async def stream_alerts(
+    context: Context,
+    rule: Annotated[str | None, Query(max_length=100, description="only this rule's alerts")] = None,
+) -> AsyncIterator[ServerSentEvent]:
+    """Alerts as they are matched: first a `ready` event once listening (anything matched after
+    it is sent), then one `alert` event each, its data the alert as JSON. If Kafka cannot be
+    followed, an `unavailable` event says why and the stream ends (EventSource reconnects)."""
+    topic = context.settings.topic_alerts
+    try:
+        async for alert in follow_alerts(context.settings, context.stopping):
+            if alert is None:
+                yield ServerSentEvent(event="ready", data={"topic": topic})
+            elif rule is None or alert.rule == rule:
+                yield ServerSentEvent(event="alert", id=alert.id, data=alert)
+    except KafkaError as error:
+        yield ServerSentEvent(event="unavailable", data={"detail": f"cannot follow {topic} on Kafka at "
+                              f"{context.settings.kafka_bootstrap_servers}: {type(error).__name__}: {error}"})

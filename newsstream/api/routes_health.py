@@ -1,0 +1,26 @@
+"""Operations: `GET /healthz` for probes and `GET /metrics` for Prometheus."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from newsstream.api.context import Context
+from newsstream.api.health import Health, check_health
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=Health,
+            responses={503: {"model": Health, "description": "Kafka or Elasticsearch is unreachable"}})
+def healthz(context: Context, response: Response) -> Health:
+    """200 while the API can reach Kafka and Elasticsearch (status `degraded` when no worker runs), else 503."""
+    health = check_health(context.settings, context.es)
+    if health.status == "down":
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return health
+
+
+@router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+def metrics(context: Context) -> Response:
+    """Requests by route and status, their latency, searches answered and articles ingested."""
+    return Response(context.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
