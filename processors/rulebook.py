@@ -91,7 +91,8 @@ class RuleBook:
         while True:
             # Without a group the consumer is assigned every partition of the topic, once known.
             consumer = AIOKafkaConsumer(self.settings.topic_rules, bootstrap_servers=self.settings.kafka_bootstrap_servers,
-                                        group_id=None, enable_auto_commit=False, fetch_max_wait_ms=100)
+                                        group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
+                                        fetch_max_wait_ms=100)
             try:
                 await consumer.start()
                 await self._read_all_then_follow(consumer)
@@ -105,6 +106,8 @@ class RuleBook:
 
     async def _read_all_then_follow(self, consumer: AIOKafkaConsumer) -> None:
         topic = self.settings.topic_rules
+        while not consumer.assignment():  # assigned once the topic's metadata has arrived
+            await asyncio.sleep(0.05)
         partitions = sorted(consumer.assignment())
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
