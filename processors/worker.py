@@ -96,7 +96,10 @@ async def index_articles(es: AsyncElasticsearch, index: str, articles: list[Enri
     """Bulk-indexes; returns the ids that Elasticsearch refused, with its reason (not retried)."""
     if not articles:
         return {}
-    _, errors = await async_bulk(es, bulk_actions(articles, index), raise_on_error=False, raise_on_exception=True)
+    # refresh=True: searchable when the batch is acked, not up to a refresh interval later (p99 at
+    # half rate 3.1 s -> 1.0 s in `newsstream bench`; a few small segments a second is cheap).
+    _, errors = await async_bulk(es, bulk_actions(articles, index), raise_on_error=False, raise_on_exception=True,
+                                 refresh=True)
     refused: dict[str, str] = {}
     for item in errors:  # type: ignore[union-attr]
         detail = next(iter(item.values()))
@@ -121,7 +124,8 @@ async def record_new_alerts(es: AsyncElasticsearch, index: str, alerts: list[Ale
     if not alerts:
         return []
     actions = ({"_op_type": "create", "_index": index, "_id": a.id, "_source": a.model_dump(mode="json")} for a in alerts)
-    _, errors = await async_bulk(es, actions, raise_on_error=False, raise_on_exception=True, refresh="wait_for")
+    # No refresh needed: a create by id conflicts with an existing id in real time.
+    _, errors = await async_bulk(es, actions, raise_on_error=False, raise_on_exception=True)
     seen_before = {next(iter(e.values()))["_id"] for e in errors if next(iter(e.values())).get("status") == 409}  # type: ignore[union-attr]
     failed = [e for e in errors if next(iter(e.values())).get("status") != 409]  # type: ignore[union-attr]
     if failed:
