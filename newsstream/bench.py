@@ -29,7 +29,7 @@ from typing import Any
 
 from deploy.console import say
 from elasticsearch import Elasticsearch
-from newsstream.bench_lanes import (
+from newsstream.lanes import (
     Lane,
     Running,
     elasticsearch_client,
@@ -346,7 +346,7 @@ def run_bench(
         "ratio_vs_naive": _ratio(service, naive),
         "latency_ms": service["half_rate"]["latency_ms"],
         "half_rate": service["half_rate"],
-        "run": run,  # the prefix of its topics and indices: bench-<run>-
+        "run": run,  # its topics and indices are named lanes.run_prefix(run) + …
         "logs": str(log_dir),
     }
 

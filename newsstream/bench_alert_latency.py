@@ -15,7 +15,7 @@ from deploy.console import say
 from ingest.producer import article_producer, encode_article
 from newsstream.bench import copies
 from newsstream.bench_alerts import generate_rules, load_corpus_rows
-from newsstream.bench_lanes import Lane, elasticsearch_client, open_lane, remove_run, service_workers
+from newsstream.lanes import Lane, elasticsearch_client, open_lane, remove_run, service_workers
 from newsstream.settings import get_settings
 
 

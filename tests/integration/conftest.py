@@ -81,36 +81,9 @@ def kill(process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="module")
 def service(stack, es_client, tmp_path_factory) -> Iterator[Service]:  # noqa: ANN001
-    from deploy.kafka import ensure_topics
-    from processors.index import ensure_article_index
+    from newsstream.lanes import open_lane, remove_run
 
     run = uuid.uuid4().hex[:8]
-    overrides = {
-        "topic_raw": f"test-{run}.articles.raw",
-        "topic_deadletter": f"test-{run}.articles.deadletter",
-        "topic_alerts": f"test-{run}.alerts",
-        "topic_rules": f"test-{run}.alerts.rules",
-        "index_articles": f"test-{run}-articles",
-        "index_alerts": f"test-{run}-alerts",
-        "index_rules": f"test-{run}-alert-rules",
-        "worker_app_id": f"test-{run}-worker",
-        "nlp_processes": 1,
-    }
-    settings = Settings(**overrides)
-    env = {**os.environ, **{f"NEWSSTREAM_{key.upper()}": str(value) for key, value in overrides.items()}}
-    ensure_topics(settings)
-    ensure_article_index(es_client, settings.index_articles)
-    yield Service(env=env, settings=settings, log=tmp_path_factory.mktemp("logs") / "worker.log")
-    for index in (settings.index_articles, settings.index_alerts, settings.index_rules):
-        es_client.options(ignore_status=404).indices.delete(index=index)
-    delete_topics(settings)
-
-
-def delete_topics(settings: Settings) -> None:
-    from kafka.admin import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    try:
-        admin.delete_topics([settings.topic_raw, settings.topic_deadletter, settings.topic_alerts, settings.topic_rules])
-    finally:
-        admin.close()
+    lane = open_lane(run, "test", es_client, tmp_path_factory.mktemp("logs"), nlp_processes=1)
+    yield Service(env=lane.env, settings=lane.settings, log=lane.log)
+    remove_run(run, lane.settings, es_client)

@@ -3,6 +3,7 @@ and reports the documented keys with positive rates (no timings are asserted).""
 import pytest
 
 from newsstream.bench import ServiceVariant, render_bench, run_bench
+from newsstream.lanes import run_prefix
 
 pytestmark = pytest.mark.integration
 
@@ -17,4 +18,4 @@ def test_bench_reports_each_system(stack, es_client):  # noqa: ANN001
     assert 0 < result["latency_ms"]["p50"] <= result["latency_ms"]["p99"]
     assert result["service"]["peak_rss_mb"]["main"] and result["service"]["peak_rss_mb"]["pool"]
     assert "service 1 worker × 1 NLP process (service)" in render_bench(result)
-    assert not es_client.indices.get(index=f"bench-{result['run']}-*", expand_wildcards="all")  # deleted
+    assert not es_client.indices.get(index=f"{run_prefix(result['run'])}*", expand_wildcards="all")  # deleted

@@ -1,5 +1,5 @@
-"""The systems under benchmark, each in its own lane: topics, indices and consumer group named for
-one run and one system, so that runs and systems never see each other's messages or documents.
+"""Lanes: a run of the service on topics, indices and a consumer group named for that run alone,
+so that benchmarks and integration tests never see each other's messages or documents.
 
 A system runs as processes of its own (the Faust workers with their NLP pools, or the naive
 consumer), so that the peak memory of each process can be read from /proc and nothing they do
@@ -22,7 +22,7 @@ from elasticsearch import Elasticsearch
 
 from newsstream.settings import Settings
 
-RUN_PREFIX = "bench-"
+RUN_PREFIX = "lane-"
 STOP_TIMEOUT_S = 30.0
 
 
