@@ -124,8 +124,9 @@ async def record_new_alerts(es: AsyncElasticsearch, index: str, alerts: list[Ale
     if not alerts:
         return []
     actions = ({"_op_type": "create", "_index": index, "_id": a.id, "_source": a.model_dump(mode="json")} for a in alerts)
-    # No refresh needed: a create by id conflicts with an existing id in real time.
-    _, errors = await async_bulk(es, actions, raise_on_error=False, raise_on_exception=True)
+    # A create by id conflicts with an existing id in real time; refresh=True (not wait_for) only
+    # makes an alert listed by the time it is on the topic.
+    _, errors = await async_bulk(es, actions, raise_on_error=False, raise_on_exception=True, refresh=True)
     seen_before = {next(iter(e.values()))["_id"] for e in errors if next(iter(e.values())).get("status") == 409}  # type: ignore[union-attr]
     failed = [e for e in errors if next(iter(e.values())).get("status") != 409]  # type: ignore[union-attr]
     if failed:

@@ -62,6 +62,17 @@ class Service:
         return count
 
 
+def wait_for(condition, timeout_s: float = 90, every_s: float = 0.3):  # noqa: ANN001
+    """The condition's first truthy value, or its last value when time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every_s)
+    return condition()
+
+
 def stop(process: subprocess.Popen, timeout: float = 30) -> None:
     process.terminate()
     try:

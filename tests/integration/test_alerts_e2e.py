@@ -14,7 +14,7 @@ import pytest
 from ingest.readers import read_articles
 from newsstream.settings import PROJECT_ROOT
 from newsstream.topics import read_topic
-from tests.integration.conftest import SHARED, stop
+from tests.integration.conftest import SHARED, stop, wait_for
 
 SAMPLES = PROJECT_ROOT / "samples" / "articles.jsonl"
 SEED = SHARED / "samples" / "seed-wire-dump.txt"
@@ -45,16 +45,6 @@ class Receiver(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/hook"
-
-
-def wait_for(condition, timeout_s: float = 90, every_s: float = 0.5):  # noqa: ANN001
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every_s)
-    return condition()
 
 
 def stored_alerts(service, es) -> list[dict]:  # noqa: ANN001

@@ -21,7 +21,7 @@ from newsstream.api.app import create_api
 from newsstream.api.server import ApiServer
 from newsstream.settings import PROJECT_ROOT, Settings
 from schemas import RawArticle
-from tests.integration.conftest import SHARED, service, stop  # noqa: F401 - `service` is a fixture
+from tests.integration.conftest import SHARED, service, stop, wait_for  # noqa: F401 - `service` is a fixture
 
 WRITE_KEY = "test-write-key"
 SAMPLES = PROJECT_ROOT / "samples" / "articles.jsonl"
@@ -85,16 +85,6 @@ def seed_articles() -> list[RawArticle]:
 
 def as_json(articles: list[RawArticle]) -> list[dict]:
     return [orjson.loads(article.model_dump_json(exclude_none=True)) for article in articles]
-
-
-def wait_for(condition, timeout_s: float = 90, every_s: float = 0.3):  # noqa: ANN001
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every_s)
-    return condition()
 
 
 class EventStream:
