@@ -34,8 +34,13 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
+# kcat (librdkafka) is the independent Kafka client of the codec interoperability tests.
+KCAT := /usr/bin/kcat
+$(KCAT):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat
+
 # Starts the stack the integration tests need and always stops it afterwards.
-test: setup $(CHROMIUM)
+test: setup $(CHROMIUM) $(KCAT)
 	$(BIN)/newsstream stack up
 	status=0; $(BIN)/python -m pytest -ra $(PYTEST_ARGS) || status=$$?; \
 	  $(BIN)/newsstream stack down; exit $$status

@@ -6,22 +6,13 @@ from collections.abc import Callable, Iterable
 import orjson
 from kafka import KafkaProducer
 
+from clients.kafka import make_producer
 from newsstream.settings import Settings
 from schemas import RawArticle
 
 
 def article_producer(settings: Settings) -> KafkaProducer:
-    return KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        acks="all",
-        enable_idempotence=True,
-        # Rides out a broker restart: keep retrying delivery for two minutes before giving up.
-        delivery_timeout_ms=120_000,
-        retry_backoff_ms=200,
-        linger_ms=20,
-        compression_type="gzip",
-        max_request_size=8 * 1024 * 1024,
-    )
+    return make_producer(settings.kafka)
 
 
 def encode_article(article: RawArticle) -> bytes:

@@ -9,8 +9,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 
+from clients.kafka import make_producer
 from deploy.console import say
 from ingest.producer import article_producer, encode_article
 from newsstream.bench import copies
@@ -20,7 +21,7 @@ from newsstream.settings import get_settings
 
 
 def _publish_rules(lane: Lane, rules: list) -> None:  # noqa: ANN001
-    producer = KafkaProducer(bootstrap_servers=lane.settings.kafka_bootstrap_servers, acks="all", linger_ms=50)
+    producer = make_producer(lane.settings.kafka, linger_ms=50)
     for rule in rules:
         producer.send(lane.settings.topic_rules, key=rule.name.encode(), value=rule.model_dump_json().encode())
     producer.flush()

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from newsstream.settings import Settings, get_settings
-from newsstream.topics import read_topic
+from clients.kafka import read_topic
 from schemas import DeadLetter
 
 deadletter_app = typer.Typer(no_args_is_help=True, help="Messages that could not be processed, with the reason.")
@@ -19,7 +19,7 @@ err = Console(stderr=True)
 
 def read_dead_letters(settings: Settings) -> Iterator[DeadLetter]:
     """Every dead letter currently in the topic, oldest first per partition."""
-    for record in read_topic(settings.kafka_bootstrap_servers, settings.topic_deadletter):
+    for record in read_topic(settings.kafka, settings.topic_deadletter):
         yield DeadLetter.model_validate_json(record.value)
 
 
@@ -47,11 +47,11 @@ def replay_dead_letters(
     stage: Annotated[Optional[str], typer.Option(help="only those from this stage")] = None,
 ) -> None:
     """Feed the original messages back into articles.raw (after a fix); failures come back here."""
-    from kafka import KafkaProducer
+    from clients.kafka import make_producer
 
     settings = get_settings()
     letters = [letter for letter in read_dead_letters(settings) if stage in (None, letter.stage)]
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True)
+    producer = make_producer(settings.kafka)
     for letter in letters:
         producer.send(settings.topic_raw, key=letter.key.encode() if letter.key else None, value=letter.payload)
     producer.flush()

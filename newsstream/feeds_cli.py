@@ -69,11 +69,11 @@ def run(sources: SourcesOption = None) -> None:
 def status(as_json: JsonOption = False) -> None:
     """Each source's last poll: when, HTTP status, entries new and sent, errors, validators kept."""
     from ingest.feeds.state import SourceStates
-    from ingest.feeds.table import CompactedTable, TableError
+    from clients.kafka import CompactedTable, TableError
 
     settings = get_settings()
     try:
-        states = SourceStates(CompactedTable(settings.kafka_bootstrap_servers, settings.topic_feeds_state)).all()
+        states = SourceStates(CompactedTable(settings.kafka, settings.topic_feeds_state)).all()
     except TableError as error:
         _fail(str(error))
     if as_json:
@@ -119,7 +119,7 @@ def _poller(settings: Settings) -> Iterator[FeedPoller]:
     from kafka.errors import KafkaError
 
     from ingest.feeds.poller import feed_poller
-    from ingest.feeds.table import TableError
+    from clients.kafka import TableError
 
     try:
         with feed_poller(settings) as poller:

@@ -7,8 +7,9 @@ import logging
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from kafka import KafkaProducer
 
+from clients import undecodable
+from clients.kafka import make_producer
 from newsstream.settings import Settings
 from processors.alerts import RuleIndex, compile_query
 from schemas.alerts import Rule
@@ -53,7 +54,7 @@ def ensure_index(es: Any, index: str, mappings: dict[str, Any]) -> None:
 
 
 def _send(settings: Settings, name: str, value: bytes | None) -> None:
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True)
+    producer = make_producer(settings.kafka)
     try:
         producer.send(settings.topic_rules, key=name.encode(), value=value).get(timeout=30)
     finally:
@@ -87,6 +88,14 @@ class RuleBook:
         except Exception as error:  # noqa: BLE001 - a bad record must not stop the follower
             log.error("ignoring unreadable rule %r: %s", name, error)
 
+    @classmethod
+    def apply_record(cls, index: RuleIndex, record: Any) -> None:
+        reason = undecodable.undecodable_reason(record.headers)
+        if reason is not None or record.key is None:
+            log.error("ignoring a record of %s at offset %d: %s", record.topic, record.offset, reason or "no key")
+            return
+        cls.apply(index, record.key.decode(), record.value)
+
     async def _follow(self) -> None:
         while True:
             # Without a group the consumer is assigned every partition of the topic, once known.
@@ -116,15 +125,15 @@ class RuleBook:
         while not await _caught_up(consumer, ends):
             for records in (await consumer.getmany(timeout_ms=200)).values():
                 for record in records:
-                    self.apply(loading, record.key.decode(), record.value)
+                    self.apply_record(loading, record)
         self.index = loading
         self.ready.set()
         log.info("%d alert rules loaded from %s", len(self.index), topic)
         while True:
             for records in (await consumer.getmany(timeout_ms=200)).values():
                 for record in records:
-                    self.apply(self.index, record.key.decode(), record.value)
-                    log.info("rule %s: %s", "removed" if record.value is None else "updated", record.key.decode())
+                    self.apply_record(self.index, record)
+                    log.info("rule %s: %s", "removed" if record.value is None else "updated", record.key)
 
 
 async def _caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:

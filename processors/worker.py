@@ -20,6 +20,8 @@ from aiokafka.errors import MessageSizeTooLargeError
 from elasticsearch import AsyncElasticsearch
 from elasticsearch.helpers import async_bulk
 
+from clients import undecodable
+from clients.kafka import faust_producer_options
 from newsstream.settings import Settings, get_settings
 from processors.alerts import make_alert
 from processors.index import bulk_actions, ensure_article_index
@@ -31,8 +33,6 @@ from schemas.alerts import Alert
 
 log = logging.getLogger("newsstream.worker")
 
-# Kafka's limit for one message: the broker's message.max.bytes is set to match (deploy/).
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 DEAD_LETTER_PAYLOAD_CUT = 64 * 1024
 
 
@@ -71,6 +71,8 @@ class NlpPool:
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._work, chunk)
 
     async def process(self, payloads: Sequence[bytes]) -> list[EnrichedArticle | DeadLetter]:
+        if not payloads:
+            return []
         size = -(-len(payloads) // self.size)
         chunks = [list(payloads[i:i + size]) for i in range(0, len(payloads), size)]
         try:
@@ -177,6 +179,7 @@ class WorkerResources:
 
 def create_app(settings: Settings | None = None) -> faust.App:
     settings = settings or get_settings()
+    undecodable.install()
     app = faust.App(
         settings.worker_app_id,
         broker=f"kafka://{settings.kafka_bootstrap_servers}",
@@ -184,8 +187,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
         key_serializer="raw",
         topic_replication_factor=1,
         topic_partitions=settings.topic_partitions,
-        producer_acks=-1,
-        producer_max_request_size=MAX_MESSAGE_BYTES,
+        **faust_producer_options(settings.kafka),
         web_enabled=False,
         datadir=str(settings.state_dir / "faust"),
     )
@@ -229,8 +231,13 @@ def create_app(settings: Settings | None = None) -> faust.App:
 
     async def handle_batch(events: Sequence[faust.types.EventT]) -> None:
         res = await resources.open()
-        payloads = [event.value if isinstance(event.value, bytes) else bytes(event.value or b"") for event in events]
-        outcomes = await with_retries("enriching", lambda: res.pool.process(payloads))
+        # A record of a batch the consumer could not decode carries the reason, not an article.
+        reasons = [undecodable.undecodable_reason(event.message.headers) for event in events]
+        payloads = [event.value if isinstance(event.value, bytes) else bytes(event.value or b"")
+                    for event, reason in zip(events, reasons, strict=True) if reason is None]
+        enriched = iter(await with_retries("enriching", lambda: res.pool.process(payloads)))
+        outcomes = [next(enriched) if reason is None else DeadLetter.from_bytes(b"", stage="decode", error=reason)
+                    for reason in reasons]
         articles = [outcome for outcome in outcomes if isinstance(outcome, EnrichedArticle)]
         refused = await with_retries("indexing", lambda: index_articles(res.es, settings.index_articles, articles))
         for event, outcome in zip(events, outcomes, strict=True):

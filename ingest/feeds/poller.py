@@ -22,7 +22,7 @@ from ingest.feeds.report import PollReport
 from ingest.feeds.seen import SeenRecord, SeenSet
 from ingest.feeds.sources import FeedSource
 from ingest.feeds.state import SourceState, SourceStates
-from ingest.feeds.table import CompactedTable, TableError
+from clients.kafka import CompactedTable, TableError
 from newsstream.settings import Settings
 from schemas import RawArticle
 
@@ -197,8 +197,8 @@ def feed_poller(settings: Settings) -> Iterator[FeedPoller]:
     """
     from ingest.producer import article_producer, produce_articles
 
-    seen_table = CompactedTable(settings.kafka_bootstrap_servers, settings.topic_feeds_seen)
-    state_table = CompactedTable(settings.kafka_bootstrap_servers, settings.topic_feeds_state)
+    seen_table = CompactedTable(settings.kafka, settings.topic_feeds_seen)
+    state_table = CompactedTable(settings.kafka, settings.topic_feeds_state)
     try:
         seen, states = SeenSet(seen_table), SourceStates(state_table)
         producer = article_producer(settings)

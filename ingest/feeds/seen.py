@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from pydantic import BaseModel, Field
 
-from ingest.feeds.table import CompactedTable
+from clients.kafka import CompactedTable
 
 
 class SeenRecord(BaseModel):

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from ingest.feeds.fetch import Validators
 from ingest.feeds.report import PollReport
-from ingest.feeds.table import CompactedTable
+from clients.kafka import CompactedTable
 
 
 class SourceState(BaseModel):

@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
+from clients import undecodable
 from newsstream.api import routes_alerts, routes_articles, routes_health, routes_search
 from newsstream.api.context import ApiContext
 from newsstream.api.errors import install_error_handlers
@@ -25,6 +26,7 @@ PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src
 
 def create_api(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    undecodable.install()  # the alert stream's consumer dead-ends undecodable batches, never crashes
     context = ApiContext(settings)
 
     @asynccontextmanager

@@ -37,11 +37,13 @@ class Service:
         assert done.returncode == 0, done.stderr.decode()
         return json.loads(done.stdout)
 
-    def start_worker(self) -> subprocess.Popen:
+    def start_worker(self, prelude: str = "", **env: str) -> subprocess.Popen:
+        """`newsstream worker`, after `prelude` (Python run first in its interpreter) with `env` added."""
         handle = open(self.log, "ab")
+        command = [sys.executable, "-c", f"{prelude}\nfrom newsstream.cli import app\napp(['worker'])"]
         # Its own session, so a test can kill the worker together with its NLP pool processes.
-        return subprocess.Popen([sys.executable, "-m", "newsstream.cli", "worker"], env=self.env,
-                                stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(command, env={**self.env, **env}, stdout=handle, stderr=subprocess.STDOUT,
+                                start_new_session=True)
 
     def indexed_count(self, es) -> int:  # noqa: ANN001
         es.indices.refresh(index=self.settings.index_articles)

@@ -13,7 +13,7 @@ import pytest
 
 from ingest.readers import read_articles
 from newsstream.settings import PROJECT_ROOT
-from newsstream.topics import read_topic
+from clients.kafka import read_topic
 from tests.integration.conftest import SHARED, stop, wait_for
 
 SAMPLES = PROJECT_ROOT / "samples" / "articles.jsonl"
@@ -57,7 +57,7 @@ def stored_alerts(service, es) -> list[dict]:  # noqa: ANN001
 
 def alerts_on_topic(service) -> list[dict]:  # noqa: ANN001
     settings = service.settings
-    return [orjson.loads(record.value) for record in read_topic(settings.kafka_bootstrap_servers, settings.topic_alerts)]
+    return [orjson.loads(record.value) for record in read_topic(settings.kafka, settings.topic_alerts)]
 
 
 @pytest.fixture(scope="module")
