@@ -1,20 +1,22 @@
-"""Kafka clients configured one way: the producer factory, Faust's producer options and the
-reader of a topic to its end. Every producer and reader of the project is made here."""
+"""Kafka clients configured one way: the admin client and topic creation, the producer factory,
+Faust's producer options, the reader of a topic to its end and the compacted table. Every
+producer and reader of the project is made here."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import KafkaAdminClient
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from schemas.topics import MAX_MESSAGE_BYTES, TopicSpec
 
 Compression = Literal["none", "gzip", "snappy", "lz4", "zstd"]
-
-# Kafka's limit for one message: the broker's message.max.bytes is set to match (deploy/).
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -26,9 +28,41 @@ class KafkaClientConfig:
     max_message_bytes: int = MAX_MESSAGE_BYTES
 
 
-def quiet_kafka_logs() -> None:
-    """kafka-python logs every reconnect at WARNING/ERROR; commands report failures themselves."""
-    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+@contextmanager
+def admin_client(config: KafkaClientConfig, *, timeout_s: float = 30) -> Iterator[KafkaAdminClient]:
+    # kafka-python logs every refused connection as a warning; callers report failures themselves.
+    kafka_logger = logging.getLogger("kafka")
+    previous_level = kafka_logger.level
+    kafka_logger.setLevel(logging.CRITICAL)
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=config.bootstrap_servers, client_id="newsstream-admin",
+                                 bootstrap_timeout_ms=int(timeout_s * 1000), request_timeout_ms=int(timeout_s * 1000))
+        try:
+            yield admin
+        finally:
+            admin.close()
+    finally:
+        kafka_logger.setLevel(previous_level)
+
+
+def ensure_topics(config: KafkaClientConfig, topics: Mapping[str, TopicSpec], default_partitions: int,
+                  replication_factor: int = -1) -> list[str]:
+    """Creates those of `topics` (name -> spec) that are missing; returns the names created.
+
+    Existing topics are left as they are. A replication factor of -1 takes the broker's default.
+    """
+    with admin_client(config) as admin:
+        missing = {name: spec for name, spec in topics.items() if name not in set(admin.list_topics())}
+        if not missing:
+            return []
+        result = admin.create_topics({
+            name: {"num_partitions": spec.partitions or default_partitions, "replication_factor": replication_factor,
+                   "configs": spec.configs()} for name, spec in missing.items()}, raise_errors=False)
+        for topic in result["topics"]:
+            if topic["error_code"] not in (0, TopicAlreadyExistsError.errno):  # a concurrent creator won
+                raise KafkaError(f"could not create topic {topic['name']}: {topic['error_message']}")
+        admin.wait_for_topics(list(missing), timeout_ms=30_000)
+    return list(missing)
 
 
 def make_producer(config: KafkaClientConfig, **overrides: Any) -> KafkaProducer:
@@ -82,6 +116,24 @@ def read_topic(config: KafkaClientConfig, topic: str, must_exist: bool = False) 
         while any(consumer.position(p) < ends[p] for p in partitions):
             for records in consumer.poll(timeout_ms=1000).values():
                 yield from records
+    finally:
+        consumer.close()
+
+
+@contextmanager
+def follow_topic(config: KafkaClientConfig, topic: str) -> Iterator[Callable[[int], list[ConsumerRecord]]]:
+    """Positioned at the topic's end on entry (nothing produced after that is missed); yields a
+    poll function giving the records that arrived since, waiting up to its timeout in ms."""
+    consumer = KafkaConsumer(bootstrap_servers=config.bootstrap_servers, group_id=None, enable_auto_commit=False,
+                             max_partition_fetch_bytes=config.max_message_bytes)
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        consumer.assign(partitions)
+        consumer.seek_to_end(*partitions)
+        for partition in partitions:
+            consumer.position(partition)  # resolves the end now, not at the first poll
+        yield lambda timeout_ms: [record for records in consumer.poll(timeout_ms=timeout_ms).values()
+                                  for record in records]
     finally:
         consumer.close()
 

@@ -17,28 +17,28 @@ from pathlib import Path
 
 from deploy.console import say
 from deploy.errors import StackError
-from newsstream.settings import Settings
+from deploy.config import StackConfig
 
 KAFKA_POM = Path(__file__).with_name("kafka-pom.xml")
 ELASTICSEARCH_ARTIFACT = "org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip"
 _MAVEN_FAILURE_TAIL_LINES = 30
 
 
-def dist_dir(settings: Settings) -> Path:
-    return settings.state_dir / "dist"
+def dist_dir(config: StackConfig) -> Path:
+    return config.state_dir / "dist"
 
 
-def kafka_libs(settings: Settings) -> Path:
+def kafka_libs(config: StackConfig) -> Path:
     """The directory of the broker's jars (`java -cp '<it>/*'`), fetched on first use."""
-    home = dist_dir(settings) / f"kafka-{settings.kafka_version}"
+    home = dist_dir(config) / f"kafka-{config.kafka_version}"
     if not home.is_dir():
-        say(f"kafka: fetching {settings.kafka_version} with Maven…")
+        say(f"kafka: fetching {config.kafka_version} with Maven…")
         started = time.monotonic()
         with _scratch_for(home) as scratch:
             _run_maven(
                 "kafka",
                 ["-f", str(KAFKA_POM), "dependency:copy-dependencies",
-                 f"-Dkafka.version={settings.kafka_version}", f"-DoutputDirectory={scratch / home.name / 'libs'}"],
+                 f"-Dkafka.version={config.kafka_version}", f"-DoutputDirectory={scratch / home.name / 'libs'}"],
                 cwd=scratch,
             )
             (scratch / home.name).rename(home)
@@ -47,10 +47,10 @@ def kafka_libs(settings: Settings) -> Path:
     return home / "libs"
 
 
-def elasticsearch_home(settings: Settings) -> Path:
+def elasticsearch_home(config: StackConfig) -> Path:
     """The unzipped Elasticsearch distribution (ES_HOME), fetched and unzipped on first use."""
-    version = settings.elasticsearch_version
-    home = dist_dir(settings) / f"elasticsearch-{version}"
+    version = config.elasticsearch_version
+    home = dist_dir(config) / f"elasticsearch-{version}"
     if not home.is_dir():
         say(f"elasticsearch: fetching {version} with Maven…")
         started = time.monotonic()

@@ -19,116 +19,116 @@ from deploy.java import Jdk, find_jdk
 from deploy.probes import get_json
 from deploy.service import LocalService
 from deploy.status import ServiceStatus
-from newsstream.settings import Settings
+from deploy.config import StackConfig
 
 NAME = "elasticsearch"
 MINIMUM_JAVA = 21
 CONFIG_TEMPLATE = Path(__file__).with_name("elasticsearch.yml")
 
 
-def address(settings: Settings) -> str:
-    return f"http://localhost:{settings.elasticsearch_port}"
+def address(config: StackConfig) -> str:
+    return f"http://localhost:{config.elasticsearch_port}"
 
 
-def _data_dir(settings: Settings) -> Path:
-    return settings.state_dir / "es-data"
+def _data_dir(config: StackConfig) -> Path:
+    return config.state_dir / "es-data"
 
 
-def _config_dir(settings: Settings) -> Path:
-    return settings.state_dir / "conf" / "elasticsearch"
+def _config_dir(config: StackConfig) -> Path:
+    return config.state_dir / "conf" / "elasticsearch"
 
 
-def _server_logs_dir(settings: Settings) -> Path:
-    return settings.state_dir / "logs" / "elasticsearch-server"
+def _server_logs_dir(config: StackConfig) -> Path:
+    return config.state_dir / "logs" / "elasticsearch-server"
 
 
-def _tmp_dir(settings: Settings) -> Path:
-    return settings.state_dir / "es-tmp"
+def _tmp_dir(config: StackConfig) -> Path:
+    return config.state_dir / "es-tmp"
 
 
-def _log_file(settings: Settings) -> Path:
-    return settings.state_dir / "logs" / "elasticsearch.log"
+def _log_file(config: StackConfig) -> Path:
+    return config.state_dir / "logs" / "elasticsearch.log"
 
 
-def _pid_file(settings: Settings) -> Path:
-    return settings.state_dir / "run" / "elasticsearch.pid"
+def _pid_file(config: StackConfig) -> Path:
+    return config.state_dir / "run" / "elasticsearch.pid"
 
 
-def is_ready(settings: Settings) -> bool:
+def is_ready(config: StackConfig) -> bool:
     """The cluster health is yellow or green (the minimal distribution answers 405 to `GET /`)."""
-    health = get_json(f"{address(settings)}/_cluster/health")
+    health = get_json(f"{address(config)}/_cluster/health")
     return health is not None and health.get("status") in ("yellow", "green")
 
 
-def running_version(settings: Settings) -> str | None:
-    nodes = get_json(f"{address(settings)}/_nodes/_local")
+def running_version(config: StackConfig) -> str | None:
+    nodes = get_json(f"{address(config)}/_nodes/_local")
     if not nodes or not nodes.get("nodes"):
         return None
     return next(iter(nodes["nodes"].values())).get("version")
 
 
-def _service(settings: Settings) -> LocalService:
+def _service(config: StackConfig) -> LocalService:
     return LocalService(
-        name=NAME, address=address(settings), port=settings.elasticsearch_port,
-        port_variable="NEWSSTREAM_ELASTICSEARCH_PORT", pid_file=_pid_file(settings), log_file=_log_file(settings),
-        is_ready=lambda: is_ready(settings),
+        name=NAME, address=address(config), port=config.elasticsearch_port,
+        port_variable="NEWSSTREAM_ELASTICSEARCH_PORT", pid_file=_pid_file(config), log_file=_log_file(config),
+        is_ready=lambda: is_ready(config),
     )
 
 
-def start(settings: Settings) -> None:
-    """Start Elasticsearch unless it runs already, and wait until it answers (settings.stack_timeout_s)."""
+def start(config: StackConfig) -> None:
+    """Start Elasticsearch unless it runs already, and wait until it answers (config.stack_timeout_s)."""
     service.start(
-        _service(settings), lambda: _launch(settings),
-        timeout_s=settings.stack_timeout_s, stop_timeout_s=settings.stack_stop_timeout_s,
+        _service(config), lambda: _launch(config),
+        timeout_s=config.stack_timeout_s, stop_timeout_s=config.stack_stop_timeout_s,
     )
 
 
-def stop(settings: Settings) -> None:
+def stop(config: StackConfig) -> None:
     # The launcher forwards SIGTERM to the server JVM and waits for it; stopping also checks the whole session.
-    service.stop(_service(settings), timeout_s=settings.stack_stop_timeout_s)
+    service.stop(_service(config), timeout_s=config.stack_stop_timeout_s)
 
 
-def status(settings: Settings) -> ServiceStatus:
-    up = is_ready(settings)
-    version = running_version(settings) if up else None
-    return ServiceStatus(NAME, version or settings.elasticsearch_version, address(settings), up)
+def status(config: StackConfig) -> ServiceStatus:
+    up = is_ready(config)
+    version = running_version(config) if up else None
+    return ServiceStatus(NAME, version or config.elasticsearch_version, address(config), up)
 
 
-def jdk(settings: Settings) -> Jdk:
-    return find_jdk(MINIMUM_JAVA, settings.java_home, service=NAME)
+def jdk(config: StackConfig) -> Jdk:
+    return find_jdk(MINIMUM_JAVA, config.java_home, service=NAME)
 
 
-def _launch(settings: Settings) -> processes.ServiceProcess:
-    runtime = jdk(settings)
-    home = artifacts.elasticsearch_home(settings)
-    run_as = _unprivileged_identity(settings) if os.geteuid() == 0 else None
-    _prepare_directories(settings, home, run_as)
+def _launch(config: StackConfig) -> processes.ServiceProcess:
+    runtime = jdk(config)
+    home = artifacts.elasticsearch_home(config)
+    run_as = _unprivileged_identity(config) if os.geteuid() == 0 else None
+    _prepare_directories(config, home, run_as)
     if run_as is not None:
-        _check_reachable(settings, run_as, readable=[home / "lib", runtime.home / "lib"],
-                         executable=[home / "bin" / "elasticsearch", runtime.java], writable=[_data_dir(settings)])
-    as_user = f" as user {settings.elasticsearch_system_user}" if run_as else ""
-    say(f"{NAME}: starting {settings.elasticsearch_version} on {runtime}{as_user}…")
+        _check_reachable(config, run_as, readable=[home / "lib", runtime.home / "lib"],
+                         executable=[home / "bin" / "elasticsearch", runtime.java], writable=[_data_dir(config)])
+    as_user = f" as user {config.elasticsearch_system_user}" if run_as else ""
+    say(f"{NAME}: starting {config.elasticsearch_version} on {runtime}{as_user}…")
     return processes.start_detached(
         [str(home / "bin" / "elasticsearch")],
         env={
             **os.environ,
             "ES_JAVA_HOME": str(runtime.home),
-            "ES_PATH_CONF": str(_config_dir(settings)),
-            "ES_JAVA_OPTS": f"-Xms{settings.elasticsearch_heap} -Xmx{settings.elasticsearch_heap}",
-            "ES_TMPDIR": str(_tmp_dir(settings)),
+            "ES_PATH_CONF": str(_config_dir(config)),
+            "ES_JAVA_OPTS": f"-Xms{config.elasticsearch_heap} -Xmx{config.elasticsearch_heap}",
+            "ES_TMPDIR": str(_tmp_dir(config)),
         },
         # jvm.options writes gc.log and crash files relative to the working directory.
-        cwd=_server_logs_dir(settings),
-        log_file=_log_file(settings),
-        pid_file=_pid_file(settings),
-        version=settings.elasticsearch_version,
+        cwd=_server_logs_dir(config),
+        log_file=_log_file(config),
+        pid_file=_pid_file(config),
+        version=config.elasticsearch_version,
         run_as=run_as,
     )
 
 
-def _unprivileged_identity(settings: Settings) -> processes.RunAs:
+def _unprivileged_identity(config: StackConfig) -> processes.RunAs:
     """The system user Elasticsearch runs as under root, created if missing."""
-    user = settings.elasticsearch_system_user
+    user = config.elasticsearch_system_user
     try:
         entry = pwd.getpwnam(user)
     except KeyError:
@@ -145,18 +145,18 @@ def _unprivileged_identity(settings: Settings) -> processes.RunAs:
     return processes.RunAs(entry.pw_uid, entry.pw_gid)
 
 
-def _prepare_directories(settings: Settings, home: Path, run_as: processes.RunAs | None) -> None:
+def _prepare_directories(config: StackConfig, home: Path, run_as: processes.RunAs | None) -> None:
     """Config outside the cached distribution (so dist/ stays pristine), owned by the user ES runs as."""
-    config_dir = _config_dir(settings)
+    config_dir = _config_dir(config)
     if not config_dir.is_dir():
         shutil.copytree(home / "config", config_dir)  # jvm.options, log4j2.properties, …
     (config_dir / "elasticsearch.yml").write_text(Template(CONFIG_TEMPLATE.read_text()).substitute(
-        http_port=settings.elasticsearch_port,
-        transport_port=settings.elasticsearch_transport_port,
-        data_dir=_data_dir(settings),
-        logs_dir=_server_logs_dir(settings),
+        http_port=config.elasticsearch_port,
+        transport_port=config.elasticsearch_transport_port,
+        data_dir=_data_dir(config),
+        logs_dir=_server_logs_dir(config),
     ))
-    owned = [config_dir, _data_dir(settings), _server_logs_dir(settings), _tmp_dir(settings)]
+    owned = [config_dir, _data_dir(config), _server_logs_dir(config), _tmp_dir(config)]
     for directory in owned:
         directory.mkdir(parents=True, exist_ok=True)
     if run_as is not None:
@@ -172,7 +172,7 @@ def _chown_tree(root: Path, run_as: processes.RunAs) -> None:
 
 
 def _check_reachable(
-    settings: Settings, run_as: processes.RunAs, *, readable: list[Path], executable: list[Path], writable: list[Path]
+    config: StackConfig, run_as: processes.RunAs, *, readable: list[Path], executable: list[Path], writable: list[Path]
 ) -> None:
     """Fail clearly when the service user cannot get at a path, typically a state dir under /root (mode 700)."""
     checks = [("-r", path) for path in readable] + [("-x", path) for path in executable]
@@ -181,6 +181,6 @@ def _check_reachable(
         allowed = subprocess.run(["test", flag, str(path)], user=run_as.uid, group=run_as.gid, extra_groups=[])
         if allowed.returncode != 0:
             raise StackError(
-                f"{NAME}: runs as user {settings.elasticsearch_system_user}, who cannot reach {path}; make its parent "
+                f"{NAME}: runs as user {config.elasticsearch_system_user}, who cannot reach {path}; make its parent "
                 "directories traversable (chmod o+x) or set NEWSSTREAM_STATE_DIR outside them, e.g. /var/lib/newsstream"
             )

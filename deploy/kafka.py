@@ -2,199 +2,136 @@
 from __future__ import annotations
 
 import base64
-import logging
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from string import Template
 
-from kafka.admin import KafkaAdminClient
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError
+
+from clients.kafka import KafkaClientConfig, admin_client
 
 from deploy import artifacts, processes, service
+from deploy.config import StackConfig
 from deploy.console import say
 from deploy.errors import StackError
 from deploy.java import Jdk, find_jdk
 from deploy.probes import port_open
 from deploy.service import LocalService
 from deploy.status import ServiceStatus
-from newsstream.settings import Settings
 
 NAME = "kafka"
 MINIMUM_JAVA = 17
 CONFIG_TEMPLATE = Path(__file__).with_name("kafka-server.properties")
 
 
-def address(settings: Settings) -> str:
-    return f"localhost:{settings.kafka_port}"
+def address(config: StackConfig) -> str:
+    return f"localhost:{config.kafka_port}"
 
 
-def _data_dir(settings: Settings) -> Path:
-    return settings.state_dir / "kafka-data"
+def _data_dir(config: StackConfig) -> Path:
+    return config.state_dir / "kafka-data"
 
 
-def _config_file(settings: Settings) -> Path:
-    return settings.state_dir / "conf" / "kafka-server.properties"
+def _config_file(config: StackConfig) -> Path:
+    return config.state_dir / "conf" / "kafka-server.properties"
 
 
-def _log_file(settings: Settings) -> Path:
-    return settings.state_dir / "logs" / "kafka.log"
+def _log_file(config: StackConfig) -> Path:
+    return config.state_dir / "logs" / "kafka.log"
 
 
-def _pid_file(settings: Settings) -> Path:
-    return settings.state_dir / "run" / "kafka.pid"
+def _pid_file(config: StackConfig) -> Path:
+    return config.state_dir / "run" / "kafka.pid"
 
 
-def is_ready(settings: Settings) -> bool:
+def is_ready(config: StackConfig) -> bool:
     """The local broker accepts connections and answers a metadata request."""
-    if not port_open("localhost", settings.kafka_port):
+    if not port_open("localhost", config.kafka_port):
         return False  # cheap check first: the admin client takes seconds to give up on a closed port
     try:
-        with _admin(address(settings), timeout_s=3) as admin:
+        with admin_client(KafkaClientConfig(address(config)), timeout_s=3) as admin:
             admin.describe_cluster()
         return True
     except (KafkaError, OSError):
         return False
 
 
-def _service(settings: Settings) -> LocalService:
+def _service(config: StackConfig) -> LocalService:
     return LocalService(
-        name=NAME, address=address(settings), port=settings.kafka_port, port_variable="NEWSSTREAM_KAFKA_PORT",
-        pid_file=_pid_file(settings), log_file=_log_file(settings), is_ready=lambda: is_ready(settings),
+        name=NAME, address=address(config), port=config.kafka_port, port_variable="NEWSSTREAM_KAFKA_PORT",
+        pid_file=_pid_file(config), log_file=_log_file(config), is_ready=lambda: is_ready(config),
     )
 
 
-def start(settings: Settings) -> None:
-    """Start the broker unless it runs already, and wait until it answers (settings.stack_timeout_s)."""
+def start(config: StackConfig) -> None:
+    """Start the broker unless it runs already, and wait until it answers (config.stack_timeout_s)."""
     service.start(
-        _service(settings), lambda: _launch(settings),
-        timeout_s=settings.stack_timeout_s, stop_timeout_s=settings.stack_stop_timeout_s,
+        _service(config), lambda: _launch(config),
+        timeout_s=config.stack_timeout_s, stop_timeout_s=config.stack_stop_timeout_s,
     )
 
 
-def stop(settings: Settings) -> None:
-    service.stop(_service(settings), timeout_s=settings.stack_stop_timeout_s)
+def stop(config: StackConfig) -> None:
+    service.stop(_service(config), timeout_s=config.stack_stop_timeout_s)
 
 
-def status(settings: Settings) -> ServiceStatus:
+def status(config: StackConfig) -> ServiceStatus:
     # Kafka does not report its version over the wire: this is the version we started, or the configured one.
-    running = processes.read_pid_file(_pid_file(settings))
-    version = running.version if running else settings.kafka_version
-    return ServiceStatus(NAME, version, address(settings), is_ready(settings))
+    running = processes.read_pid_file(_pid_file(config))
+    version = running.version if running else config.kafka_version
+    return ServiceStatus(NAME, version, address(config), is_ready(config))
 
 
-def jdk(settings: Settings) -> Jdk:
-    return find_jdk(MINIMUM_JAVA, settings.java_home, service=NAME)
+def jdk(config: StackConfig) -> Jdk:
+    return find_jdk(MINIMUM_JAVA, config.java_home, service=NAME)
 
 
-def _launch(settings: Settings) -> processes.ServiceProcess:
-    runtime = jdk(settings)
-    libs = artifacts.kafka_libs(settings)
-    _write_config(settings)
-    _format_storage_once(settings, runtime, libs)
-    say(f"{NAME}: starting {settings.kafka_version} on {runtime}…")
+def _launch(config: StackConfig) -> processes.ServiceProcess:
+    runtime = jdk(config)
+    libs = artifacts.kafka_libs(config)
+    _write_config(config)
+    _format_storage_once(config, runtime, libs)
+    say(f"{NAME}: starting {config.kafka_version} on {runtime}…")
     return processes.start_detached(
-        [str(runtime.java), *_jvm_options(settings), "-cp", f"{libs}/*", "kafka.Kafka", str(_config_file(settings))],
+        [str(runtime.java), *_jvm_options(config), "-cp", f"{libs}/*", "kafka.Kafka", str(_config_file(config))],
         env=dict(os.environ),
-        cwd=settings.state_dir,
-        log_file=_log_file(settings),
-        pid_file=_pid_file(settings),
-        version=settings.kafka_version,
+        cwd=config.state_dir,
+        log_file=_log_file(config),
+        pid_file=_pid_file(config),
+        version=config.kafka_version,
     )
 
 
-def project_topics(settings: Settings) -> dict[str, dict]:
-    """The topics the pipeline uses, in kafka-python's `create_topics` form.
-
-    No replication factor: -1 takes the broker's default, 1 on the local stack.
-    """
-    partitioned = {"num_partitions": settings.topic_partitions}
-    return {
-        settings.topic_raw: partitioned,
-        settings.topic_deadletter: partitioned,
-        settings.topic_alerts: partitioned,
-        # Alert rules are a table keyed by rule id: compaction keeps the latest version of each.
-        settings.topic_rules: {"num_partitions": 1, "configs": {"cleanup.policy": "compact"}},
-        # The feed poller's tables, read in full at its start: entries sent (keyed by normalised
-        # entry id) and each source's last poll and HTTP validators (keyed by source name).
-        settings.topic_feeds_seen: {"num_partitions": 1, "configs": {"cleanup.policy": "compact"}},
-        settings.topic_feeds_state: {"num_partitions": 1, "configs": {"cleanup.policy": "compact"}},
-    }
 
 
-def ensure_topics(settings: Settings) -> list[str]:
-    """Create those of the project's topics that are missing at settings.kafka_bootstrap_servers.
-
-    Returns the names created. Existing topics are left as they are, whatever their partition count.
-    """
-    wanted = project_topics(settings)
-    with _admin(settings.kafka_bootstrap_servers, timeout_s=30) as admin:
-        existing = set(admin.list_topics())
-        missing = {name: spec for name, spec in wanted.items() if name not in existing}
-        if not missing:
-            return []
-        result = admin.create_topics(missing, raise_errors=False)
-        for topic in result["topics"]:
-            if topic["error_code"] not in (0, TopicAlreadyExistsError.errno):  # a concurrent creator won
-                raise StackError(f"{NAME}: could not create topic {topic['name']}: {topic['error_message']}")
-        admin.wait_for_topics(list(missing), timeout_ms=30_000)
-    say(f"{NAME}: created topics " + ", ".join(
-        f"{name} ({spec['num_partitions']} partition{'' if spec['num_partitions'] == 1 else 's'})"
-        for name, spec in missing.items()
-    ))
-    return list(missing)
-
-
-@contextmanager
-def _admin(bootstrap_servers: str, *, timeout_s: float) -> Iterator[KafkaAdminClient]:
-    # kafka-python logs every refused connection as a warning; during a health poll those are expected.
-    kafka_logger = logging.getLogger("kafka")
-    previous_level = kafka_logger.level
-    kafka_logger.setLevel(logging.CRITICAL)
-    try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap_servers,
-            client_id="newsstream-stack",
-            bootstrap_timeout_ms=int(timeout_s * 1000),
-            request_timeout_ms=int(timeout_s * 1000),
-        )
-        try:
-            yield admin
-        finally:
-            admin.close()
-    finally:
-        kafka_logger.setLevel(previous_level)
-
-
-def _jvm_options(settings: Settings) -> list[str]:
+def _jvm_options(config: StackConfig) -> list[str]:
     return [
-        f"-Xms{settings.kafka_heap}", f"-Xmx{settings.kafka_heap}",
+        f"-Xms{config.kafka_heap}", f"-Xmx{config.kafka_heap}",
         "-XX:+UseG1GC", "-Djava.awt.headless=true",
         "-Dorg.slf4j.simpleLogger.showDateTime=true",
         "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd'T'HH:mm:ss.SSS",
     ]
 
 
-def _write_config(settings: Settings) -> None:
-    config = Template(CONFIG_TEMPLATE.read_text()).substitute(
-        broker_port=settings.kafka_port,
-        controller_port=settings.kafka_controller_port,
-        data_dir=_data_dir(settings),
+def _write_config(config: StackConfig) -> None:
+    properties = Template(CONFIG_TEMPLATE.read_text()).substitute(
+        broker_port=config.kafka_port,
+        controller_port=config.kafka_controller_port,
+        data_dir=_data_dir(config),
     )
-    _config_file(settings).parent.mkdir(parents=True, exist_ok=True)
-    _config_file(settings).write_text(config)
+    _config_file(config).parent.mkdir(parents=True, exist_ok=True)
+    _config_file(config).write_text(properties)
 
 
-def _format_storage_once(settings: Settings, runtime: Jdk, libs: Path) -> None:
+def _format_storage_once(config: StackConfig, runtime: Jdk, libs: Path) -> None:
     """KRaft needs its log directory formatted with a cluster id before the first start."""
-    if (_data_dir(settings) / "meta.properties").exists():
+    if (_data_dir(config) / "meta.properties").exists():
         return
-    say(f"{NAME}: formatting {_data_dir(settings)}")
+    say(f"{NAME}: formatting {_data_dir(config)}")
     argv = [str(runtime.java), "-cp", f"{libs}/*", "kafka.tools.StorageTool",
-            "format", "-t", _new_cluster_id(), "-c", str(_config_file(settings)), "--standalone"]
+            "format", "-t", _new_cluster_id(), "-c", str(_config_file(config)), "--standalone"]
     result = subprocess.run(argv, capture_output=True, text=True)
     if result.returncode != 0:
         for line in (result.stdout + result.stderr).strip().splitlines()[-processes.LOG_TAIL_LINES:]:

@@ -8,13 +8,13 @@ from contextlib import contextmanager
 from deploy import artifacts, elasticsearch, kafka
 from deploy.console import say
 from deploy.status import ServiceStatus
-from newsstream.settings import Settings, get_settings
+from deploy.config import StackConfig
 
 
 @contextmanager
-def _exclusive(settings: Settings) -> Iterator[None]:
+def _exclusive(config: StackConfig) -> Iterator[None]:
     """One `up` or `down` at a time per state dir (parallel test sessions, a second terminal)."""
-    lock_file = settings.state_dir / "run" / "stack.lock"
+    lock_file = config.state_dir / "run" / "stack.lock"
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_file, "w") as lock:
         try:
@@ -25,33 +25,30 @@ def _exclusive(settings: Settings) -> Iterator[None]:
         yield
 
 
-def up(settings: Settings | None = None) -> list[ServiceStatus]:
-    """Fetch what is missing, start what is not running, wait until both answer, create the topics.
+def up(config: StackConfig) -> list[ServiceStatus]:
+    """Fetch what is missing, start what is not running, wait until both answer.
 
-    Services already running are left alone, so calling it again is harmless.
+    Services already running are left alone, so calling it again is harmless. The product's
+    topics and indices are created by `newsstream setup` (which `stack up` runs too).
     """
-    settings = settings or get_settings()
-    with _exclusive(settings):
+    with _exclusive(config):
         # A missing JDK fails before any download; downloads are not counted in a service's start time.
-        kafka.jdk(settings)
-        elasticsearch.jdk(settings)
-        artifacts.kafka_libs(settings)
-        artifacts.elasticsearch_home(settings)
+        kafka.jdk(config)
+        elasticsearch.jdk(config)
+        artifacts.kafka_libs(config)
+        artifacts.elasticsearch_home(config)
         # One after the other: on two cores, starting both JVMs at once took 21 s against 14 s in turn.
-        kafka.start(settings)
-        kafka.ensure_topics(settings)
-        elasticsearch.start(settings)
-    return status(settings)
+        kafka.start(config)
+        elasticsearch.start(config)
+    return status(config)
 
 
-def down(settings: Settings | None = None) -> None:
-    """Stop both services (SIGTERM, then SIGKILL after settings.stack_stop_timeout_s), leaving no process behind."""
-    settings = settings or get_settings()
-    with _exclusive(settings):
-        elasticsearch.stop(settings)
-        kafka.stop(settings)
+def down(config: StackConfig) -> None:
+    """Stop both services (SIGTERM, then SIGKILL after config.stack_stop_timeout_s), leaving no process behind."""
+    with _exclusive(config):
+        elasticsearch.stop(config)
+        kafka.stop(config)
 
 
-def status(settings: Settings | None = None) -> list[ServiceStatus]:
-    settings = settings or get_settings()
-    return [kafka.status(settings), elasticsearch.status(settings)]
+def status(config: StackConfig) -> list[ServiceStatus]:
+    return [kafka.status(config), elasticsearch.status(config)]

@@ -6,13 +6,7 @@ from collections.abc import Callable, Iterable
 import orjson
 from kafka import KafkaProducer
 
-from clients.kafka import make_producer
-from newsstream.settings import Settings
 from schemas import RawArticle
-
-
-def article_producer(settings: Settings) -> KafkaProducer:
-    return make_producer(settings.kafka)
 
 
 def encode_article(article: RawArticle) -> bytes:

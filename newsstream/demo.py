@@ -42,25 +42,27 @@ def wait_until_indexed(es, index: str, ids: list[str], timeout_s: float, console
 
 
 def run_demo(settings: Settings, console: Console) -> None:
+    from clients.elasticsearch import make_client
+    from clients.kafka import make_producer
     from deploy.stack import up
-    from ingest.producer import article_producer, produce_articles
+    from ingest.producer import produce_articles
     from ingest.readers import InputError, read_articles
-    from newsstream.alerts_cli import tail
-    from newsstream.cli import elasticsearch_client, search
-    from processors.index import ensure_article_index
+    from newsstream.provision import provision
+    from newsstream.render import render_alert, render_hits
+    from newsstream.search import search_articles, stored_alerts
     from processors.rulebook import publish_rule
     from schemas.alerts import Rule
 
-    up(settings)
-    es = elasticsearch_client()
-    ensure_article_index(es, settings.index_articles)
+    up(settings.stack)
+    provision(settings)
+    es = make_client(settings.elasticsearch)
     for name, query in DEMO_RULES:
-        publish_rule(settings, es, Rule(name=name, query=query))
+        publish_rule(settings.rules, es, Rule(name=name, query=query))
         console.print(f"alert rule {name!r}: {query}")
     worker = start_worker(settings)
     console.print(f"worker started (pid {worker.pid}, log {settings.state_dir / 'logs' / 'worker.log'})")
     try:
-        producer = article_producer(settings)
+        producer = make_producer(settings.kafka)
         ids: list[str] = []
         for path in (p for p in SAMPLE_FILES if p.is_file()):
             with open(path, encoding="utf-8") as stream:
@@ -72,10 +74,12 @@ def run_demo(settings: Settings, console: Console) -> None:
         console.print(f"[bold]{found} of {len(set(ids))} articles searchable[/]\n")
         for query, lang in DEMO_SEARCHES:
             console.rule(f"newsstream search {query!r}" + (f" --lang {lang}" if lang else ""))
-            search(query, lang=lang, entity=None, limit=5, as_json=False)
+            render_hits(search_articles(es, settings.index_articles, query, settings.language_set, lang=lang, size=5),
+                        query)
         console.rule("newsstream alerts tail --no-follow")
         time.sleep(2)  # the last batch's alerts are stored right after its articles
-        tail(rule=None, since=None, follow=False, as_json=False)
+        for alert in stored_alerts(es, settings.index_alerts):
+            render_alert(alert)
     finally:
         worker.terminate()
         worker.wait(timeout=30)

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from newsstream.search import SearchHit
 from schemas import EnrichedArticle
+from schemas.alerts import Alert
 
 out = Console()
 _MARK = re.compile(r"<mark>(.*?)</mark>")
@@ -52,3 +53,12 @@ def render_article(article: EnrichedArticle) -> None:
     if article.ner_unavailable:
         out.print(f"[dim]no NER model for:[/] {', '.join(article.ner_unavailable)}")
     out.print(escape(article.body[:400]) + ("…" if len(article.body) > 400 else "") + "\n")
+
+
+def render_alert(alert: Alert, as_json: bool = False) -> None:
+    if as_json:
+        print(alert.model_dump_json(), flush=True)
+        return
+    out.print(f"[dim]{alert.matched_at:%Y-%m-%d %H:%M:%S}[/] [bold magenta]{escape(alert.rule)}[/] "
+              f"[bold]{escape(alert.title)}[/] [dim]({alert.language}, {alert.article_id}; "
+              f"{escape(', '.join(alert.matched_terms))})[/]")

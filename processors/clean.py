@@ -2,11 +2,17 @@
 
 The display text keeps typographic apostrophes and quotes; `normalise_for_nlp` gives the NLP
 stages an ASCII-punctuated copy of the same length, so offsets found there hold in the display text.
+
+A body that is a whole web page (see `is_whole_page`) is first reduced to its main text by
+trafilatura, which leaves out navigation, banners, related links and footers; fragments are only
+stripped of their markup.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from types import ModuleType
 
 import ftfy
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -78,7 +84,11 @@ _HTML_WHITESPACE = re.compile(r"[ \t\n\r\f]+")
 
 def _markup_to_text(html: str) -> str:
     """Text of an HTML fragment or page, a blank line between block elements (entities unescaped)."""
-    root = LexborHTMLParser(html).root
+    return _node_text(LexborHTMLParser(html).root)
+
+
+def _node_text(root: LexborNode | None, dropped: frozenset[str] = _DROPPED_ELEMENTS) -> str:
+    """Text under `root`, a blank line between block elements, the `dropped` elements left out."""
     pieces: list[str] = []
     # Iterative walk: deeply nested markup must not hit the recursion limit. A string on the stack
     # is the separator that closes an element, emitted once its children are done.
@@ -89,7 +99,7 @@ def _markup_to_text(html: str) -> str:
             pieces.append(item)
         elif item.is_text_node:
             pieces.append(_HTML_WHITESPACE.sub(" ", item.text_content or ""))
-        elif item.is_element_node and item.tag not in _DROPPED_ELEMENTS:
+        elif item.is_element_node and item.tag not in dropped:
             separator = (
                 PARAGRAPH_SEPARATOR if item.tag in _BLOCK_ELEMENTS else " " if item.tag in _CELL_ELEMENTS else ""
             )
@@ -100,13 +110,124 @@ def _markup_to_text(html: str) -> str:
     return "".join(pieces)
 
 
+def _repaired(text: str) -> str:
+    # ftfy turns the paragraph separator into a single newline; it means a paragraph break.
+    return ftfy.fix_text(text.replace("\u2029", PARAGRAPH_SEPARATOR), _FTFY_CONFIG)
+
+
+def _tidy(text: str) -> str:
+    """One kind of line break and space, each line trimmed."""
+    return "\n".join(" ".join(line.split()) for line in text.translate(_LAYOUT).split("\n"))
+
+
+def _stripped(text: str) -> str:
+    """Markup gone, if there is any."""
+    return _markup_to_text(text) if _MARKUP.search(text) else text
+
+
 def _plain_text(text: str) -> str:
     """Repaired Unicode, markup gone, one kind of line break and space, each line trimmed."""
-    # ftfy turns the paragraph separator into a single newline; it means a paragraph break.
-    text = ftfy.fix_text(text.replace("\u2029", PARAGRAPH_SEPARATOR), _FTFY_CONFIG)
-    if _MARKUP.search(text):
-        text = _markup_to_text(text)
-    return "\n".join(" ".join(line.split()) for line in text.translate(_LAYOUT).split("\n"))
+    return _tidy(_stripped(_repaired(text)))
+
+
+# --- Whole pages --------------------------------------------------------------------------------
+
+# A whole page, as opposed to a fragment of the article's own markup, is told by
+#   1. a document's own elements: a doctype, <html> or <body>; or
+#   2. a <nav>: navigation is never part of an article's text; or
+#   3. two or more different sectioning landmarks among <header>, <footer>, <aside>, <main>,
+#      <article>: a lone <article> wrapper or <aside> pull quote is still a fragment.
+# Only opening tags count, and comments are skipped, so "<!-- <nav> -->" or text that mentions
+# "<html" in prose (no tag after it) does not make a page.
+_DOCUMENT_TAG = re.compile(r"<(?:!doctype\s+html|html|body)\b[^<>]*>", re.IGNORECASE)
+_NAV_TAG = re.compile(r"<nav\b[^<>]*>", re.IGNORECASE)
+_LANDMARK_TAG = re.compile(r"<(header|footer|aside|main|article)\b[^<>]*>", re.IGNORECASE)
+_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
+_MIN_LANDMARKS = 2
+
+# Below this, trafilatura's main text is too little to trust over the page's whole text: on a tiny
+# page its precision filter drops headings and lists, and there is hardly any furniture to remove.
+MIN_MAIN_TEXT_CHARS = 200
+# The options that keep paragraphs and leave out what is not the article (as ingest/feeds/extract.py).
+_EXTRACT_OPTIONS = {
+    "output_format": "txt",
+    "favor_precision": True,
+    "include_comments": False,
+    "include_tables": False,
+    "include_images": False,
+    "include_links": False,
+    "with_metadata": False,
+    "deduplicate": False,
+}
+# trafilatura's text output starts a list item with "- " (indented when nested).
+_LIST_MARKER = re.compile(r"^\s*- ")
+# Credit lines are looked for in the article's region of the page, which trafilatura may have cut
+# ("By Jane Doe, Reuters" in a class="byline" element). The page's furniture is left out of it.
+_FURNITURE = frozenset({"nav", "aside", "form", "button", "dialog"})
+_SITE_FURNITURE = frozenset({"header", "footer"})  # left out only outside <article>/<main>
+
+
+def is_whole_page(html: str) -> bool:
+    """The body is a whole web page (rules above), not a fragment of the article's markup."""
+    if "<" not in html:
+        return False
+    html = _COMMENT.sub(" ", html)
+    if _DOCUMENT_TAG.search(html) or _NAV_TAG.search(html):
+        return True
+    return len({tag.lower() for tag in _LANDMARK_TAG.findall(html)}) >= _MIN_LANDMARKS
+
+
+@lru_cache(maxsize=1)
+def _trafilatura() -> ModuleType:
+    # Imported on the first whole page: it takes a third of a second and most bodies never need it.
+    import trafilatura
+
+    return trafilatura
+
+
+def _main_text(page: str) -> str | None:
+    """The page's main text, a blank line between paragraphs; None when trafilatura finds too little
+    (or fails), so that the caller strips the markup instead."""
+    try:
+        extracted = _trafilatura().extract(page, **_EXTRACT_OPTIONS)
+    except Exception:  # noqa: BLE001 - a page trafilatura cannot read still has its markup stripped
+        return None
+    lines = [_LIST_MARKER.sub("", line).strip() for line in (extracted or "").split("\n")]
+    lines = [line for line in lines if line]
+    if sum(map(len, lines)) < MIN_MAIN_TEXT_CHARS:
+        return None
+    return PARAGRAPH_SEPARATOR.join(lines)
+
+
+def _article_region_text(page: str) -> str:
+    """Text of the page's article: its largest <article>, else <main>, else <body>, furniture left out."""
+    parser = LexborHTMLParser(page)
+    dropped = _DROPPED_ELEMENTS | _FURNITURE
+    articles = parser.css("article")
+    if articles:
+        region = max(articles, key=lambda node: len(node.text(deep=True) or ""))
+    else:
+        region = parser.css_first("main")
+    if region is None:
+        region = parser.body or parser.root
+        dropped |= _SITE_FURNITURE
+    return _tidy(_node_text(region, dropped))
+
+
+def _page_credits(page: str, main_text: str, main_credits: list[str]) -> list[str]:
+    """Credit lines of a page in page order: those of its main text, and those of the article's
+    region that trafilatura left out (a byline, a photo credit)."""
+    main_lines = set(main_text.split("\n"))
+    found = set(main_credits)
+    credits = [
+        line for line in _article_region_text(page).split("\n")
+        if line in found or (line and line not in main_lines and credit_agencies(line))
+    ]
+    return list(dict.fromkeys([*credits, *main_credits]))
+
+
+def _headline_key(text: str) -> str:
+    return " ".join(normalise_for_nlp(text).casefold().split()).strip(" .:;!?'\"-")
 
 
 # --- Credit lines -------------------------------------------------------------------------------
@@ -325,24 +446,44 @@ def _laid_out(texts: Iterable[str]) -> tuple[str, list[Paragraph]]:
     return PARAGRAPH_SEPARATOR.join(paragraph.text for paragraph in paragraphs), paragraphs
 
 
-def clean_article(title: str, body: str) -> CleanedArticle:
-    """Display text of an article: markup stripped, Unicode repaired, junk lines dropped, credit
-    lines moved to `credits` (and their agencies to `agencies`), paragraphs with exact offsets."""
+def _paragraphs_and_credits(text: str) -> tuple[list[str], list[str]]:
+    """Prose paragraphs of tidy text, and its credit lines in order; junk lines dropped."""
     credits: list[str] = []
-    agencies: dict[str, None] = {}  # an ordered set
     paragraph_texts: list[str] = []
-    for block in _blocks(_plain_text(body)):
+    for block in _blocks(text):
         prose: list[str] = []
         for line in block:
-            if credited := credit_agencies(line):
+            if credit_agencies(line):
                 credits.append(line)
-                agencies.update(dict.fromkeys(credited))
             elif not is_junk_line(line):
                 prose.append(line)
         paragraph_texts.extend(_join_wrapped_lines(prose))
+    return paragraph_texts, credits
+
+
+def clean_article(title: str, body: str) -> CleanedArticle:
+    """Display text of an article: a whole page reduced to its main text, markup stripped, Unicode
+    repaired, junk lines dropped, credit lines moved to `credits` (and their agencies to `agencies`),
+    paragraphs with exact offsets. On a whole page, the headline repeated as the first paragraph
+    is dropped."""
+    clean_title = " ".join(_plain_text(title).split())
+    repaired = _repaired(body)
+    main_text = _main_text(repaired) if is_whole_page(repaired) else None
+    if main_text is None:
+        paragraph_texts, credits = _paragraphs_and_credits(_tidy(_stripped(repaired)))
+    else:
+        main_text = _tidy(main_text)
+        paragraph_texts, main_credits = _paragraphs_and_credits(main_text)
+        credits = _page_credits(repaired, main_text, main_credits)
+        headline = _headline_key(clean_title)
+        if len(paragraph_texts) > 1 and headline and _headline_key(paragraph_texts[0]) == headline:
+            paragraph_texts = paragraph_texts[1:]  # the page's headline, repeated
+    agencies: dict[str, None] = {}  # an ordered set
+    for credit in credits:
+        agencies.update(dict.fromkeys(credit_agencies(credit)))
     text, paragraphs = _laid_out(paragraph_texts)
     return CleanedArticle(
-        title=" ".join(_plain_text(title).split()),
+        title=clean_title,
         body=text,
         paragraphs=paragraphs,
         credits=credits,

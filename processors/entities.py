@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
@@ -16,7 +16,6 @@ import spacy
 from spacy.language import Language
 from spacy.util import get_lang_class
 
-from newsstream.settings import get_settings
 from schemas.articles import Entity, EntityLabel, Mention
 
 # In the sm models `ner` embeds its own tok2vec (not a listener), so none of these feed it: with or
@@ -63,12 +62,15 @@ class TaggedEntities:
     ner_unavailable: list[str] = field(default_factory=list)
 
 
+def load_ner_pipeline(language: str, models: Mapping[str, str]) -> Language | None:
+    """The language's NER pipeline from the model map, loaded once per process (the first time the
+    process sees the language); None when no model is configured for it."""
+    package = models.get(language)
+    return None if package is None else _load_package(package)
+
+
 @lru_cache(maxsize=None)
-def load_ner_pipeline(language: str) -> Language | None:
-    """The language's NER pipeline, loaded once per process; None when no model is configured."""
-    package = get_settings().spacy_model_map.get(language)
-    if package is None:
-        return None
+def _load_package(package: str) -> Language:
     nlp = spacy.load(package, exclude=list(_NOT_FOR_NER))
     if "senter" in nlp.disabled:
         nlp.enable_pipe("senter")
@@ -309,8 +311,10 @@ def merge_entities(found: Iterable[_Found]) -> list[Entity]:
     return entities
 
 
-def tag_entities(units: list[EntityInput], batch_size: int = 64) -> dict[Hashable, TaggedEntities]:
-    """Entities per key; each unit is tagged only by its own language's model."""
+def tag_entities(units: list[EntityInput], models: Mapping[str, str], batch_size: int = 64,
+                 ) -> dict[Hashable, TaggedEntities]:
+    """Entities per key; each unit is tagged only by its own language's model (`models`: language
+    -> spaCy package)."""
     by_language: dict[str, list[EntityInput]] = defaultdict(list)
     for unit in units:
         if unit.language != UNDETERMINED and unit.text.strip():
@@ -318,7 +322,7 @@ def tag_entities(units: list[EntityInput], batch_size: int = 64) -> dict[Hashabl
     found: dict[Hashable, list[_Found]] = {unit.key: [] for unit in units}
     unavailable: dict[Hashable, set[str]] = defaultdict(set)
     for language, language_units in by_language.items():
-        nlp = load_ner_pipeline(language)
+        nlp = load_ner_pipeline(language, models)
         if nlp is None:
             for unit in language_units:
                 unavailable[unit.key].add(language)

@@ -1,19 +1,13 @@
 """The index stage: enriched articles as Elasticsearch documents, written in bulk by id."""
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
-from importlib import resources
 from typing import Any
 
 from schemas import EnrichedArticle
 
 # Entity names are denormalised into keyword fields so filters and facets need no nested queries.
 ENTITY_FIELDS = {"person": "persons", "location": "locations", "organization": "organizations", "misc": "misc"}
-
-
-def load_index_template() -> dict[str, Any]:
-    return json.loads(resources.files("schemas").joinpath("index_template.json").read_text())
 
 
 def article_document(article: EnrichedArticle) -> dict[str, Any]:
@@ -31,13 +25,3 @@ def bulk_actions(articles: Iterable[EnrichedArticle], index: str) -> Iterator[di
     """`index` actions keyed by article id: reprocessing an article overwrites, never duplicates."""
     for article in articles:
         yield {"_op_type": "index", "_index": index, "_id": article.id, "_source": article_document(article)}
-
-
-def ensure_article_index(es: Any, index: str) -> None:
-    """Installs the template (kept in the repo) and creates the index; harmless when both exist."""
-    template = load_index_template()
-    template["index_patterns"] = [index]
-    es.indices.put_index_template(name=f"{index}-template", **template)
-    if not es.indices.exists(index=index):
-        # Another process may create it between the check and here: "already exists" (400) is fine.
-        es.options(ignore_status=400).indices.create(index=index)

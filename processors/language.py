@@ -9,7 +9,7 @@ from typing import NamedTuple
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 from pydantic import BaseModel
 
-from newsstream.settings import get_settings
+from processors.config import DEFAULT_LANGUAGES
 from schemas.articles import LanguageShare, Paragraph
 
 UNDETERMINED = "und"
@@ -66,7 +66,7 @@ def _identifier(languages: tuple[str, ...]) -> LanguageIdentifier:
 
 
 def _language_tuple(languages: tuple[str, ...] | None) -> tuple[str, ...]:
-    resolved = tuple(sorted(set(languages or get_settings().language_set)))
+    resolved = tuple(sorted(set(languages or DEFAULT_LANGUAGES)))
     if not resolved:
         raise ValueError("no languages to choose from")
     return resolved
@@ -126,11 +126,32 @@ def _primary(title: _Reading, shares: list[LanguageShare]) -> str:
     return shares[0].code
 
 
+def _usable_hint(hint: object, languages: tuple[str, ...]) -> str | None:
+    """The declared language's primary subtag ("fr-CH" -> "fr") if it is one of `languages`."""
+    if not isinstance(hint, str):
+        return None
+    code = hint.strip().replace("_", "-").split("-")[0].lower()
+    return code if code in languages else None
+
+
 def detect_article_languages(
-    title: str, paragraphs: list[Paragraph], languages: tuple[str, ...] | None = None
+    title: str,
+    paragraphs: list[Paragraph],
+    languages: tuple[str, ...] | None = None,
+    *,
+    hint: str | None = None,
 ) -> ArticleLanguages:
-    """Each paragraph's language, the title's, the primary one and the body's shares."""
+    """Each paragraph's language, the title's, the primary one and the body's shares.
+
+    `hint` is the language the source declares (a feed's <language>, a page's <html lang>). It
+    decides only what the text cannot: when neither a paragraph nor the title is reliable on its own
+    and the whole article read as one text is not reliable either, the short texts take the hint
+    instead of the detector's low-confidence guess (or "und"). A reliable text, or an article that
+    has one, keeps its detected languages; text without letters stays "und"; a hint outside
+    `languages` is ignored.
+    """
     resolved = _language_tuple(languages)
+    hint = _usable_hint(hint, resolved)
     title_reading = _read(title, resolved)
     readings = [_read(paragraph.text, resolved) for paragraph in paragraphs]
     evidence: Counter[str] = Counter()
@@ -141,7 +162,11 @@ def detect_article_languages(
     if not candidates:
         # Nothing long enough on its own: the whole article read as one text decides.
         whole = _read("\n".join([title, *(paragraph.text for paragraph in paragraphs)]), resolved)
-        candidates = [whole.guess.code] if whole.guess.code != UNDETERMINED else []
+        if hint is not None and not whole.reliable and not title_reading.reliable:
+            # Still undecided: the language the source declares decides.
+            candidates = [hint]
+        else:
+            candidates = [whole.guess.code] if whole.guess.code != UNDETERMINED else []
 
     decided = [
         paragraph.model_copy(update={"language": _decide(reading, candidates)})

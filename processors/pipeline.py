@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import orjson
 from pydantic import ValidationError
 
-from newsstream.settings import Settings, get_settings
 from processors.analysis import analyze
 from processors.clean import clean_article, normalise_for_nlp
+from processors.config import PipelineConfig
 from processors.entities import EntityInput, TaggedEntities, tag_entities
 from processors.language import detect_article_languages
 from schemas import CleanedArticle, DeadLetter, EnrichedArticle, RawArticle
@@ -62,12 +62,13 @@ class StageFailed(Exception):
         self.error = error
 
 
-def _prepare(raw: RawArticle, settings: Settings) -> _Prepared:
+def _prepare(raw: RawArticle, config: PipelineConfig) -> _Prepared:
     stage = "clean"
     try:
         cleaned = clean_article(raw.title, raw.body)
         stage = "language"
-        detected = detect_article_languages(cleaned.title, cleaned.paragraphs, settings.language_set)
+        detected = detect_article_languages(cleaned.title, cleaned.paragraphs, config.languages,
+                                            hint=raw.metadata.get("language_hint"))
         stage = "analysis"
         body_terms = [term for p in detected.paragraphs for term in analyze(p.text, p.language)]
         enriched = EnrichedArticle(
@@ -103,33 +104,31 @@ def _entity_units(key: int, prepared: _Prepared) -> list[EntityInput]:
     return units
 
 
-def _tag(prepared: dict[int, _Prepared], batch_size: int) -> dict[int, TaggedEntities | StageFailed]:
+def _tag(prepared: dict[int, _Prepared], config: PipelineConfig) -> dict[int, TaggedEntities | StageFailed]:
     units = [unit for key, item in prepared.items() for unit in _entity_units(key, item)]
+    models, batch_size = config.model_map, config.nlp_batch_size
     try:
-        return dict(tag_entities(units, batch_size=batch_size))
+        return dict(tag_entities(units, models, batch_size=batch_size))
     except Exception:
         # One bad article must not sink the batch: retry one by one to find it.
         results: dict[int, TaggedEntities | StageFailed] = {}
         for key, item in prepared.items():
             try:
-                results.update(tag_entities(_entity_units(key, item), batch_size=batch_size))
+                results.update(tag_entities(_entity_units(key, item), models, batch_size=batch_size))
             except Exception as error:
                 results[key] = StageFailed("entities", error)
         return results
 
 
-def enrich_articles(
-    raws: Sequence[RawArticle], settings: Settings | None = None
-) -> list[EnrichedArticle | StageFailed]:
-    settings = settings or get_settings()
+def enrich_articles(raws: Sequence[RawArticle], config: PipelineConfig) -> list[EnrichedArticle | StageFailed]:
     results: list[EnrichedArticle | StageFailed | None] = [None] * len(raws)
     prepared: dict[int, _Prepared] = {}
     for key, raw in enumerate(raws):
         try:
-            prepared[key] = _prepare(raw, settings)
+            prepared[key] = _prepare(raw, config)
         except StageFailed as failure:
             results[key] = failure
-    tagged = _tag(prepared, settings.batch_size)
+    tagged = _tag(prepared, config)
     for key, item in prepared.items():
         entities = tagged.get(key, TaggedEntities())
         if isinstance(entities, StageFailed):
@@ -141,19 +140,16 @@ def enrich_articles(
     return [result for result in results if result is not None]
 
 
-def process_messages(
-    payloads: Sequence[bytes], settings: Settings | None = None
-) -> list[EnrichedArticle | DeadLetter]:
+def process_messages(payloads: Sequence[bytes], config: PipelineConfig) -> list[EnrichedArticle | DeadLetter]:
     """Validates and enriches a batch; each input gives exactly one output, in order."""
-    settings = settings or get_settings()
     outcomes: list[EnrichedArticle | DeadLetter | None] = [None] * len(payloads)
     valid: list[tuple[int, RawArticle]] = []
     for position, payload in enumerate(payloads):
         try:
-            valid.append((position, parse_message(payload, settings.max_body_bytes)))
+            valid.append((position, parse_message(payload, config.max_body_bytes)))
         except InvalidMessage as error:
             outcomes[position] = DeadLetter.from_bytes(payload, stage="validate", error=str(error))
-    enriched = enrich_articles([raw for _, raw in valid], settings)
+    enriched = enrich_articles([raw for _, raw in valid], config)
     for (position, _), result in zip(valid, enriched, strict=True):
         outcomes[position] = (
             DeadLetter.from_bytes(payloads[position], stage=result.stage, error=str(result))

@@ -4,59 +4,55 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from clients import undecodable
-from clients.kafka import make_producer
-from newsstream.settings import Settings
+from clients.elasticsearch import ensure_index
+from clients.kafka import KafkaClientConfig, make_producer
 from processors.alerts import RuleIndex, compile_query
 from schemas.alerts import Rule
+from schemas.indices import INDICES
+
+RULES_INDEX = next(spec for spec in INDICES if spec.role == "rules")
 
 log = logging.getLogger("newsstream.rules")
 
-RULES_MAPPING = {
-    "dynamic": "strict",
-    "properties": {
-        "name": {"type": "keyword"}, "query": {"type": "text"}, "lang": {"type": "keyword"},
-        "entity": {"type": "keyword"}, "source": {"type": "keyword"}, "webhook": {"type": "keyword"},
-        "created_at": {"type": "date"},
-    },
-}
 
+@dataclass(frozen=True)
+class RulesConfig:
+    kafka: KafkaClientConfig
+    topic: str  # compacted, keyed by rule name
+    index: str  # the mirror, for listing
+    languages: tuple[str, ...]
 
-def publish_rule(settings: Settings, es: Any, rule: Rule) -> None:
+def publish_rule(config: RulesConfig, es: Any, rule: Rule) -> None:
     """Validates the query (raises InvalidRuleQuery), then stores the rule durably and mirrors it."""
-    compile_query(rule.query, settings.language_set)
-    _send(settings, rule.name, rule.model_dump_json().encode())
-    ensure_index(es, settings.index_rules, RULES_MAPPING)
-    es.index(index=settings.index_rules, id=rule.name, document=rule.model_dump(mode="json"), refresh="wait_for")
+    compile_query(rule.query, config.languages)
+    _send(config, rule.name, rule.model_dump_json().encode())
+    ensure_index(es, config.index, RULES_INDEX)
+    es.index(index=config.index, id=rule.name, document=rule.model_dump(mode="json"), refresh="wait_for")
 
 
-def delete_rule(settings: Settings, es: Any, name: str) -> bool:
-    existed = es.options(ignore_status=404).delete(index=settings.index_rules, id=name, refresh="wait_for")
-    _send(settings, name, None)  # the tombstone: compaction forgets the rule, followers drop it
+def delete_rule(config: RulesConfig, es: Any, name: str) -> bool:
+    existed = es.options(ignore_status=404).delete(index=config.index, id=name, refresh="wait_for")
+    _send(config, name, None)  # the tombstone: compaction forgets the rule, followers drop it
     return existed.get("result") == "deleted"
 
 
-def list_rules(settings: Settings, es: Any) -> list[Rule]:
-    if not es.indices.exists(index=settings.index_rules):
+def list_rules(config: RulesConfig, es: Any) -> list[Rule]:
+    if not es.indices.exists(index=config.index):
         return []
-    response = es.search(index=settings.index_rules, query={"match_all": {}}, size=10_000, sort=[{"name": "asc"}])
+    response = es.search(index=config.index, query={"match_all": {}}, size=10_000, sort=[{"name": "asc"}])
     return [Rule.model_validate(hit["_source"]) for hit in response["hits"]["hits"]]
 
 
-def ensure_index(es: Any, index: str, mappings: dict[str, Any]) -> None:
-    if not es.indices.exists(index=index):
-        es.options(ignore_status=400).indices.create(index=index, mappings=mappings,
-                                                     settings={"number_of_shards": 1, "number_of_replicas": 0})
-
-
-def _send(settings: Settings, name: str, value: bytes | None) -> None:
-    producer = make_producer(settings.kafka)
+def _send(config: RulesConfig, name: str, value: bytes | None) -> None:
+    producer = make_producer(config.kafka)
     try:
-        producer.send(settings.topic_rules, key=name.encode(), value=value).get(timeout=30)
+        producer.send(config.topic, key=name.encode(), value=value).get(timeout=30)
     finally:
         producer.close()
 
@@ -64,9 +60,9 @@ def _send(settings: Settings, name: str, value: bytes | None) -> None:
 class RuleBook:
     """The worker's copy of all rules: `ready` once the topic has been read to its end."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.index = RuleIndex(settings.language_set)
+    def __init__(self, config: RulesConfig) -> None:
+        self.config = config
+        self.index = RuleIndex(config.languages)
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -99,7 +95,7 @@ class RuleBook:
     async def _follow(self) -> None:
         while True:
             # Without a group the consumer is assigned every partition of the topic, once known.
-            consumer = AIOKafkaConsumer(self.settings.topic_rules, bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            consumer = AIOKafkaConsumer(self.config.topic, bootstrap_servers=self.config.kafka.bootstrap_servers,
                                         group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
                                         fetch_max_wait_ms=100)
             try:
@@ -108,20 +104,20 @@ class RuleBook:
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # noqa: BLE001 - reconnect; rules already loaded stay in force
-                log.error("following %s failed (%s); reconnecting", self.settings.topic_rules, error)
+                log.error("following %s failed (%s); reconnecting", self.config.topic, error)
                 await asyncio.sleep(1)
             finally:
                 await consumer.stop()
 
     async def _read_all_then_follow(self, consumer: AIOKafkaConsumer) -> None:
-        topic = self.settings.topic_rules
+        topic = self.config.topic
         while not consumer.assignment():  # assigned once the topic's metadata has arrived
             await asyncio.sleep(0.05)
         partitions = sorted(consumer.assignment())
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
         # (Re)load into a fresh index and swap it in once caught up, so matching never sees half the rules.
-        loading = RuleIndex(self.settings.language_set)
+        loading = RuleIndex(self.config.languages)
         while not await _caught_up(consumer, ends):
             for records in (await consumer.getmany(timeout_ms=200)).values():
                 for record in records:

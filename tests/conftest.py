@@ -7,6 +7,8 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from deploy import stack as local_stack
+from clients.elasticsearch import make_client
+from newsstream.provision import provision
 from newsstream.settings import Settings, get_settings
 
 
@@ -14,7 +16,8 @@ from newsstream.settings import Settings, get_settings
 def stack() -> Settings:
     """The settings, once the stack is up: started here unless already running (e.g. by `make test`)."""
     settings = get_settings()
-    local_stack.up(settings)
+    local_stack.up(settings.stack)
+    provision(settings)
     return settings
 
 
@@ -25,7 +28,6 @@ def kafka_bootstrap(stack: Settings) -> str:
 
 @pytest.fixture(scope="session")
 def es_client(stack: Settings) -> Iterator[Elasticsearch]:
-    api_key = stack.elasticsearch_api_key.get_secret_value() if stack.elasticsearch_api_key else None
-    client = Elasticsearch(stack.elasticsearch_url, api_key=api_key)
+    client = make_client(stack.elasticsearch)
     yield client
     client.close()

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, Field
 
-from newsstream.settings import Settings
+from ingest.feeds.config import FeedsConfig
 
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
@@ -76,19 +76,19 @@ class HostRateLimiter:
 class FeedClient:
     """One per poller: it keeps the connection pool and the per-host request times."""
 
-    def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None,
+    def __init__(self, config: FeedsConfig, *, transport: httpx.BaseTransport | None = None,
                  limiter: HostRateLimiter | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
         self._http = httpx.Client(
-            headers={"User-Agent": settings.feeds_user_agent},
-            timeout=settings.feeds_timeout_s,
+            headers={"User-Agent": config.user_agent},
+            timeout=config.timeout_s,
             follow_redirects=True,
             transport=transport,
         )
-        self._limiter = limiter or HostRateLimiter(settings.feeds_host_interval_s)
+        self._limiter = limiter or HostRateLimiter(config.host_interval_s)
         self._sleep = sleep
-        self._retries = settings.feeds_retries
-        self._backoff_s = settings.feeds_backoff_s
-        self._max_bytes = settings.feeds_max_response_bytes
+        self._retries = config.retries
+        self._backoff_s = config.backoff_s
+        self._max_bytes = config.max_response_bytes
 
     def __enter__(self) -> FeedClient:
         return self

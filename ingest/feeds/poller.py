@@ -22,8 +22,9 @@ from ingest.feeds.report import PollReport
 from ingest.feeds.seen import SeenRecord, SeenSet
 from ingest.feeds.sources import FeedSource
 from ingest.feeds.state import SourceState, SourceStates
-from clients.kafka import CompactedTable, TableError
-from newsstream.settings import Settings
+from clients.kafka import CompactedTable, TableError, make_producer
+from ingest.feeds.config import FeedsConfig
+from ingest.producer import produce_articles
 from schemas import RawArticle
 
 Send = Callable[[list[RawArticle]], object]
@@ -190,22 +191,20 @@ def run_forever(poller: FeedPoller, sources: list[FeedSource], stop: threading.E
 
 
 @contextmanager
-def feed_poller(settings: Settings) -> Iterator[FeedPoller]:
+def feed_poller(config: FeedsConfig) -> Iterator[FeedPoller]:
     """A poller on the real things: HTTP, the seen and state topics, and articles.raw.
 
     Raises TableError when Kafka or one of the feed topics cannot be read.
     """
-    from ingest.producer import article_producer, produce_articles
-
-    seen_table = CompactedTable(settings.kafka, settings.topic_feeds_seen)
-    state_table = CompactedTable(settings.kafka, settings.topic_feeds_state)
+    seen_table = CompactedTable(config.kafka, config.topic_seen)
+    state_table = CompactedTable(config.kafka, config.topic_state)
     try:
         seen, states = SeenSet(seen_table), SourceStates(state_table)
-        producer = article_producer(settings)
+        producer = make_producer(config.kafka)
         try:
-            with FeedClient(settings) as client:
+            with FeedClient(config) as client:
                 yield FeedPoller(client=client, seen=seen, states=states,
-                                 send=lambda articles: produce_articles(producer, settings.topic_raw, articles))
+                                 send=lambda articles: produce_articles(producer, config.topic_raw, articles))
         finally:
             producer.close()
     finally:

@@ -4,11 +4,11 @@ from __future__ import annotations
 import threading
 from typing import Annotated
 
-from elasticsearch import Elasticsearch
 from fastapi import Depends, Request
 from kafka import KafkaProducer
 
-from ingest.producer import article_producer
+from clients.elasticsearch import make_client
+from clients.kafka import make_producer
 from newsstream.api.metrics import ApiMetrics
 from newsstream.settings import Settings
 
@@ -20,9 +20,7 @@ class ApiContext:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.metrics = ApiMetrics()
-        key = settings.elasticsearch_api_key
-        self.es = Elasticsearch(settings.elasticsearch_url, api_key=key.get_secret_value() if key else None,
-                                request_timeout=30)
+        self.es = make_client(settings.elasticsearch)
         self._producer: KafkaProducer | None = None
         self._producer_lock = threading.Lock()  # sync routes run in a thread pool
         # Set when the server is told to stop: event streams end instead of holding up the shutdown.
@@ -31,7 +29,7 @@ class ApiContext:
     def producer(self) -> KafkaProducer:
         with self._producer_lock:
             if self._producer is None:
-                self._producer = article_producer(self.settings)
+                self._producer = make_producer(self.settings.kafka)
             return self._producer
 
     def close(self) -> None:

@@ -1,15 +1,13 @@
 """Health: can the API reach Kafka and Elasticsearch, and how far behind is the worker group."""
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, Literal
 
 from kafka import TopicPartition
 from kafka.admin import KafkaAdminClient, OffsetSpec
 from pydantic import BaseModel
 
+from clients.kafka import admin_client
 from newsstream.settings import Settings
 
 CHECK_TIMEOUT_S = 3.0
@@ -38,24 +36,6 @@ class Health(BaseModel):
     worker: WorkerLag
 
 
-@contextmanager
-def _admin(settings: Settings) -> Iterator[KafkaAdminClient]:
-    # kafka-python logs every refused connection; an unreachable broker is reported, not logged.
-    kafka_log = logging.getLogger("kafka")
-    level = kafka_log.level
-    kafka_log.setLevel(logging.CRITICAL)
-    try:
-        timeout_ms = int(CHECK_TIMEOUT_S * 1000)
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, client_id="newsstream-api-health",
-                                 bootstrap_timeout_ms=timeout_ms, request_timeout_ms=timeout_ms)
-        try:
-            yield admin
-        finally:
-            admin.close()
-    finally:
-        kafka_log.setLevel(level)
-
-
 def worker_lag(admin: KafkaAdminClient, group: str, topic: str) -> WorkerLag:
     described = admin.describe_topics([topic])[0]
     partitions = [TopicPartition(topic, p["partition_index"]) for p in described["partitions"]]
@@ -76,7 +56,7 @@ def check_health(settings: Settings, es: Any) -> Health:
     unknown_lag = WorkerLag(group=settings.worker_app_id, topic=settings.topic_raw, state="Unknown", members=0,
                             lag=None, partition_lag={})
     try:
-        with _admin(settings) as admin:
+        with admin_client(settings.kafka, timeout_s=CHECK_TIMEOUT_S) as admin:
             worker = worker_lag(admin, settings.worker_app_id, settings.topic_raw)
         kafka = Check(ok=True, detail=f"reachable at {settings.kafka_bootstrap_servers}")
     except Exception as error:  # noqa: BLE001 - any failure to answer is what this check reports

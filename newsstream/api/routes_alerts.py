@@ -22,7 +22,7 @@ RuleName = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0
 
 @router.get("/rules", response_model=list[Rule], dependencies=[Depends(require_read_key)])
 def get_rules(context: Context) -> list[Rule]:
-    return list_rules(context.settings, context.es)
+    return list_rules(context.settings.rules, context.es)
 
 
 @router.post("/rules", status_code=status.HTTP_201_CREATED, response_model=Rule,
@@ -31,7 +31,7 @@ def get_rules(context: Context) -> list[Rule]:
 def add_rule(context: Context, rule: Rule) -> Rule:
     """Adds the rule, or replaces the one of the same name; running workers apply it within a second."""
     try:
-        publish_rule(context.settings, context.es, rule)
+        publish_rule(context.settings.rules, context.es, rule)
     except InvalidRuleQuery as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"invalid query: {error}") from None
     return rule
@@ -40,7 +40,7 @@ def add_rule(context: Context, rule: Rule) -> Rule:
 @router.delete("/rules/{name}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[Depends(require_write_key)],
                responses={404: {"description": "no rule has this name"}})
 def remove_rule(context: Context, name: RuleName) -> Response:
-    if not delete_rule(context.settings, context.es, name):
+    if not delete_rule(context.settings.rules, context.es, name):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no rule is named {name!r}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

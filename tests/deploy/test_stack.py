@@ -17,9 +17,9 @@ from kafka.errors import KafkaTimeoutError
 from typer.testing import CliRunner
 
 from deploy import stack as local_stack
-from deploy.cli import stack_app
-from deploy.kafka import ensure_topics
 from deploy.probes import port_open
+from newsstream.cli.stack import stack_app
+from newsstream.provision import provision
 from newsstream.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -54,14 +54,14 @@ def test_a_message_goes_through_kafka(kafka_bootstrap: str, temporary_topic: str
     assert (received.key, received.value) == (b"id-1", b'{"title": "hello"}')
 
 
-def test_the_project_topics_exist_and_ensure_topics_is_idempotent(stack: Settings, admin: KafkaAdminClient) -> None:
+def test_the_declared_topics_exist_and_provisioning_is_idempotent(stack: Settings, admin: KafkaAdminClient) -> None:
     partitions = {topic["name"]: len(topic["partitions"]) for topic in admin.describe_topics()}
     for topic in (stack.topic_raw, stack.topic_deadletter, stack.topic_alerts):
         assert partitions[topic] == stack.topic_partitions
     assert partitions[stack.topic_rules] == 1
     configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, stack.topic_rules)])
     assert configs["topic"][stack.topic_rules]["cleanup.policy"]["value"] == "compact"
-    assert ensure_topics(stack) == []
+    assert provision(stack).topics_created == []
 
 
 def test_auto_topic_creation_is_off(kafka_bootstrap: str, admin: KafkaAdminClient) -> None:
@@ -99,7 +99,7 @@ def test_up_again_leaves_the_running_services_alone(stack: Settings) -> None:
     pid_files = sorted((stack.state_dir / "run").glob("*.pid"))
     before = {path.name: path.read_text() for path in pid_files}
     assert set(before) == {"kafka.pid", "elasticsearch.pid"}
-    local_stack.up(stack)
+    local_stack.up(stack.stack)
     assert {path.name: path.read_text() for path in pid_files} == before
 
 
@@ -118,12 +118,12 @@ def processes_mentioning(directory: Path) -> list[str]:
 
 def test_down_leaves_nothing_running_and_up_restarts(stack: Settings) -> None:
     try:
-        local_stack.down(stack)
-        assert [service.up for service in local_stack.status(stack)] == [False, False]
+        local_stack.down(stack.stack)
+        assert [service.up for service in local_stack.status(stack.stack)] == [False, False]
         assert not port_open("localhost", stack.kafka_port)
         assert not port_open("localhost", stack.elasticsearch_port)
         assert processes_mentioning(stack.state_dir) == []
         assert list((stack.state_dir / "run").glob("*.pid")) == []
     finally:
-        statuses = local_stack.up(stack)
+        statuses = local_stack.up(stack.stack)
     assert [service.up for service in statuses] == [True, True]

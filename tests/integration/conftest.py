@@ -29,7 +29,11 @@ class Service:
     log: Path
 
     def cli(self, *args: str, input: bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "newsstream.cli", *args], env=self.env, input=input,
+        return self.cli_with_env(self.env, *args, input=input, timeout=timeout)
+
+    def cli_with_env(self, env: dict[str, str], *args: str, input: bytes | None = None,
+                     timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "newsstream.cli", *args], env=env, input=input,
                               capture_output=True, timeout=timeout, check=False)
 
     def cli_json(self, *args: str, timeout: float = 120):
@@ -94,7 +98,7 @@ def kill(process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="module")
 def service(stack, es_client, tmp_path_factory) -> Iterator[Service]:  # noqa: ANN001
-    from newsstream.lanes import open_lane, remove_run
+    from newsstream.measure.lanes import open_lane, remove_run
 
     run = uuid.uuid4().hex[:8]
     lane = open_lane(run, "test", es_client, tmp_path_factory.mktemp("logs"), nlp_processes=1)

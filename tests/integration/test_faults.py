@@ -16,9 +16,10 @@ from kafka import KafkaProducer
 
 from deploy import elasticsearch as local_elasticsearch
 from deploy import kafka as local_kafka
-from ingest.producer import article_producer, encode_article
+from clients.kafka import make_producer
+from ingest.producer import encode_article
 from ingest.readers import read_articles
-from newsstream.deadletter_cli import read_dead_letters
+from newsstream.cli.deadletter import read_dead_letters
 from newsstream.settings import PROJECT_ROOT
 from schemas import RawArticle
 from tests.integration.conftest import kill, stop
@@ -49,7 +50,7 @@ def indexed_ids(service, es) -> set[str]:  # noqa: ANN001
 
 
 def produce(service, articles: list[RawArticle], per_second: float | None = None) -> None:  # noqa: ANN001
-    producer = article_producer(service.settings)
+    producer = make_producer(service.settings.kafka)
     for article in articles:
         producer.send(service.settings.topic_raw, key=article.id.encode(), value=encode_article(article))
         if per_second:
@@ -107,7 +108,7 @@ def test_an_elasticsearch_outage_loses_nothing(service, es_client):  # noqa: ANN
         assert {a.id for a in articles} <= indexed_ids(service, es_client)
     finally:
         stop(worker)
-    letters = [letter for letter in read_dead_letters(service.settings) if letter.stage == "index"]
+    letters = [s.letter for s in read_dead_letters(service.settings) if s.letter.stage == "index"]
     assert not letters
     report("elasticsearch down 20 s", sent=400, indexed=400, dead_letters=0, duplicates=0,
            drain_after_restart_s=round(recovery_s, 1))
@@ -173,7 +174,7 @@ def test_malformed_messages_are_dead_letters_and_valid_ones_indexed(service, es_
         deadline = time.monotonic() + 120
         letters = []
         while time.monotonic() < deadline:
-            letters = [l for l in read_dead_letters(service.settings) if l.stage == "validate"]
+            letters = [s.letter for s in read_dead_letters(service.settings) if s.letter.stage == "validate"]
             if len(letters) >= len(malformed):
                 break
             time.sleep(2)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from kafka.admin import KafkaAdminClient
 
-from deploy.kafka import ensure_topics
+from newsstream.provision import provision
 from newsstream.settings import Settings
 from tests.ingest.feeds.feedserver import (
     BOILERPLATE_MARKERS, FeedServer, Item, Route, article_page, atom_feed, closed_port_url, paragraphs_about, rss_feed,
@@ -39,7 +39,7 @@ class Feeds:
 
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         # COLUMNS: rich tables take the full width, so that no cell wraps in what a test reads.
-        return subprocess.run([sys.executable, "-m", "newsstream.feeds_cli", *args], env={**self.env, "COLUMNS": "250"},
+        return subprocess.run([sys.executable, "-m", "newsstream.cli.feeds", *args], env={**self.env, "COLUMNS": "250"},
                               capture_output=True, timeout=timeout, check=False)
 
     def cli_json(self, *args: str) -> list[dict]:
@@ -77,7 +77,7 @@ def feeds(service, tmp_path_factory) -> Iterator[Feeds]:  # noqa: ANN001
         "feeds_timeout_s": 10,
     }
     settings = Settings(**{**service.settings.model_dump(), **overrides})
-    ensure_topics(settings)
+    provision(settings)
     server = FeedServer()
     serve_newsroom(server)
     sources = tmp_path_factory.mktemp("feeds") / "feeds.toml"
@@ -185,7 +185,7 @@ def test_run_polls_until_ctrl_c_and_exits_cleanly(passes, feeds: Feeds, tmp_path
     before = len(feeds.server.requests_for("/plain.rss"))
     log = tmp_path / "run.log"
     with open(log, "wb") as output:
-        process = subprocess.Popen([sys.executable, "-m", "newsstream.feeds_cli", "run", "--sources", str(plain_only)],
+        process = subprocess.Popen([sys.executable, "-m", "newsstream.cli.feeds", "run", "--sources", str(plain_only)],
                                    env=feeds.env, stdout=output, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120

@@ -2,14 +2,14 @@
 and reports the documented keys with positive rates (no timings are asserted)."""
 import pytest
 
-from newsstream.bench import ServiceVariant, render_bench, run_bench
-from newsstream.lanes import run_prefix
+from newsstream.measure.bench import ServiceVariant, render_bench, run_bench
+from newsstream.measure.lanes import run_prefix
 
 pytestmark = pytest.mark.integration
 
 
 def test_bench_reports_each_system(stack, es_client):  # noqa: ANN001
-    result = run_bench(articles=20, variants=(ServiceVariant(workers=1, nlp_processes=1),), latency_s=2)
+    result = run_bench(stack, articles=20, variants=(ServiceVariant(workers=1, nlp_processes=1),), latency_s=2)
     for system in ("baseline_inprocess", "baseline_naive", "service"):
         assert result[system]["articles_per_s"] > 0 and result[system]["words_per_s"] > 0, system
     assert result["service"]["articles"] == result["baseline_naive"]["articles"] == 20

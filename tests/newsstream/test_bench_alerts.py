@@ -1,15 +1,16 @@
 """The alert benchmark on small counts: the documented shape, numbers that make sense, the rules it writes."""
 import re
 
-from newsstream.bench_alerts import generate_rules, load_corpus_rows, render_alert_bench, run_alert_bench
-from newsstream.settings import get_settings
+from newsstream.measure.bench_alerts import generate_rules, load_corpus_rows, render_alert_bench, run_alert_bench
+from newsstream.settings import Settings
+from processors.config import DEFAULT_LANGUAGES
 from processors.alerts import compile_query
 
 KEYS = {"median_ms", "p99_ms", "naive_median_ms", "rss_mb", "candidates_median", "articles"}
 
 
 def test_bench_reports_each_rule_count():
-    result = run_alert_bench(rule_counts=(200, 50), articles=6, seed=3)
+    result = run_alert_bench(Settings(), rule_counts=(200, 50), articles=6, seed=3)
     assert list(result) == ["50", "200"]
     for count, row in result.items():
         assert KEYS <= set(row)
@@ -27,7 +28,7 @@ def test_generated_rules_are_valid_varied_and_reproducible():
     assert [rule.query for rule in rules] == [rule.query for rule in generate_rules(300, rows, ["Acme"], seed=5)]
     assert len({rule.name for rule in rules}) == 300
     for rule in rules:
-        compile_query(rule.query, [rule.lang] if rule.lang else get_settings().language_set)
+        compile_query(rule.query, [rule.lang] if rule.lang else DEFAULT_LANGUAGES)
     queries = [rule.query for rule in rules]
     assert any(query.startswith('"') for query in queries)
     assert any(" OR " in query for query in queries) and any("NOT " in query or " -" in query for query in queries)

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from newsstream.feeds_cli import feeds_app
+from newsstream.cli.feeds import feeds_app
 from newsstream.settings import Settings, get_settings
 
 
@@ -37,4 +37,4 @@ def test_status_says_when_the_state_topic_is_missing(stack: Settings, fresh_sett
     result = CliRunner().invoke(feeds_app, ["status"])
     assert result.exit_code == 1
     output = " ".join(result.output.split())
-    assert "test-feeds-cli-absent does not exist" in output and "newsstream stack up" in output
+    assert "test-feeds-cli-absent does not exist" in output and "newsstream setup" in output

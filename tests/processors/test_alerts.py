@@ -5,8 +5,8 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from newsstream.bench_alerts import generate_rules, load_corpus_rows
-from newsstream.settings import get_settings
+from newsstream.measure.bench_alerts import generate_rules, load_corpus_rows
+from processors.config import DEFAULT_LANGUAGES
 from processors.alerts import (
     AllOf,
     AnyOf,
@@ -23,7 +23,7 @@ from processors.analysis import analyze
 from schemas import EnrichedArticle, Entity, LanguageShare, Paragraph
 from schemas.alerts import Rule, alert_id
 
-LANGUAGES = get_settings().language_set
+LANGUAGES = DEFAULT_LANGUAGES
 
 
 def article(body: str, language: str = "en", *, title: str = "", id: str = "a1", source: str | None = None,

@@ -10,6 +10,7 @@ from processors.clean import (
     credit_agencies,
     is_credit_line,
     is_junk_line,
+    is_whole_page,
     normalise_for_nlp,
 )
 from schemas import RawArticle
@@ -235,3 +236,202 @@ def test_seed_keeps_typography_and_subheadings(seed_articles):
     assert "Saving time in 1991" in [p.text for p in second.paragraphs]
     assert "World-renowned weapon" in [p.text for p in third.paragraphs]
     assert "Leopard 2″ tanks" in third.body
+
+
+# The shipped twin of the seed (samples/seed-like-dump.txt, written by us in the seed's style).
+SEED_LIKE_DUMP = SAMPLES / "seed-like-dump.txt"
+
+
+@pytest.fixture(scope="module")
+def seed_like_articles():
+    return [clean_article(raw.title, raw.body) for raw in split_wire_dump(SEED_LIKE_DUMP.read_text(encoding="utf-8"))]
+
+
+def test_seed_like_bodies_lose_junk_and_credit_lines(seed_like_articles):
+    assert len(seed_like_articles) == 3
+    for article in seed_like_articles:
+        for gone in ("fbpx", "Text by 20 Minuten", "RTS afp/lmr", "24heures-exemple.ch"):
+            assert gone not in article.body
+        assert_offsets_exact(article)
+    assert [article.credits for article in seed_like_articles] == [
+        ["Text by 20 Minuten with AFP"], ["RTS afp/lmr"], ["24heures-exemple.ch"]]
+
+
+def test_seed_like_agencies(seed_like_articles):
+    first, second, third = (article.agencies for article in seed_like_articles)
+    assert "AFP" in first and "20 Minutes" in first  # "20 Minuten" is an alias of the publisher
+    assert {"AFP", "RTS"} <= set(second)
+    assert third == ["24heures-exemple.ch"]
+
+
+def test_seed_like_keeps_typography_and_subheadings(seed_like_articles):
+    first, second, third = seed_like_articles
+    assert "L’agence azerbaïdjanaise Azertac" in first.body and "« un partenariat énergétique" in first.body
+    assert "\u00a0" not in first.body and "\u00a0" in SEED_LIKE_DUMP.read_text(encoding="utf-8")
+    assert "Des « garanties » sur le transit du gaz" in [p.text for p in first.paragraphs]
+    assert "Measuring ice since 1914" in [p.text for p in second.paragraphs]
+    assert "A tried and tested vehicle" in [p.text for p in third.paragraphs]
+    assert "CV90″ vehicles" in third.body
+
+
+# --- Whole pages ----------------------------------------------------------------------------------
+
+PAGES = SAMPLES / "pages"
+
+
+@pytest.mark.parametrize("body", [
+    "<!DOCTYPE html><title>T</title><p>Text</p>",
+    "<html lang='en'><p>Text</p></html>",
+    "<BODY class='story'><p>Text</p></BODY>",
+    "<nav><a href='/'>Home</a></nav><p>Text</p>",
+    "<header>Site</header><p>Text</p><footer>© Site</footer>",
+    "<main><p>Text</p></main><aside>Related</aside>",
+])
+def test_whole_pages_are_recognised(body):
+    assert is_whole_page(body)
+
+
+@pytest.mark.parametrize("body", [
+    "Plain text, no markup at all.",
+    "<p>First paragraph.</p><p>Second <b>bold</b> paragraph.</p>",
+    "<article><p>A lone wrapper is still a fragment.</p></article>",
+    "<p>Text</p><aside>A pull quote</aside>",
+    "<p>Text</p><footer>Photo: Keystone</footer>",
+    "<!-- <nav> <html> --><p>Commented out</p>",
+    "The <html tag and the <body tag, written about in prose.",
+    "If a < b and c > d, then <3 is fine.",
+])
+def test_fragments_are_not_whole_pages(body):
+    assert not is_whole_page(body)
+
+
+SAMPLE_PAGES = {
+    "en-harbour-ferry.html": (
+        "Night ferry to return to Eastport harbour after two-year pause",
+        [
+            "The town council voted on Monday to bring back the night ferry between Eastport and the island of "
+            "Marrow Point, two years after the service was halted because of rising fuel costs.",
+            "Councillors approved a three-year contract with a local operator by eleven votes to four. The first "
+            "crossing is planned for the spring, with departures every ninety minutes between nine in the evening "
+            "and two in the morning.",
+            "“Island workers have been sleeping on friends’ sofas since the last boat was cancelled,” said "
+            "councillor Amos Fennick, who tabled the motion. “This puts an end to that.”",
+            "A costly subsidy",
+            "Opponents argued that the subsidy, estimated at 1.2 million a year, would be better spent on the "
+            "harbour’s crumbling sea wall. The operator said the new vessel would run on a hybrid engine and burn "
+            "a third less fuel than the old one.",
+            "Tickets will cost the same as the daytime service, the council said.",
+        ],
+        ["By Harriet Quill, Reuters"], ["Reuters"],
+        ["cookies", "Home", "Weather", "Read more", "Bridge repairs", "Related stories", "Sea wall survey",
+         "newsletter", "Privacy policy", "All rights reserved", "The Coastal Ledger", "30 November", "dataLayer"],
+    ),
+    "fr-marche-couvert.html": (
+        "Le marché couvert de Valbrune rouvrira ses portes en mars",
+        [
+            "Fermé depuis l’incendie de sa charpente il y a dix-huit mois, le marché couvert de Valbrune "
+            "accueillera de nouveau ses commerçants au début du mois de mars, a annoncé mardi la municipalité.",
+            "Les travaux, d’un montant de 4,3 millions d’euros, ont permis de remplacer la toiture et de mettre "
+            "aux normes l’installation électrique. Une trentaine d’étals sont prévus, contre vingt-deux avant le "
+            "sinistre.",
+            "« Nous avons reçu plus de candidatures que de places disponibles », s’est félicitée l’adjointe "
+            "chargée du commerce, Mireille Tastavin, qui promet une priorité aux producteurs locaux.",
+            "Pendant la durée des travaux, les commerçants s’étaient installés sous des tentes sur la place de "
+            "l’Église, une solution provisoire jugée peu pratique par de nombreux habitants en hiver.",
+        ],
+        ["Par Solène Garrigue avec AFP"], ["AFP"],
+        ["cookies", "Accueil", "Économie", "Lire aussi", "parking", "festival", "boulangerie",
+         "lettre d’information", "Mentions légales", "droits réservés", "Gazette", "bandeau"],
+    ),
+    "de-stadtbibliothek.html": (
+        "Stadtbibliothek Hohenweil verlängert Öffnungszeiten",
+        [
+            "Die Stadtbibliothek Hohenweil öffnet ab Januar auch am Sonntagnachmittag. Das hat der "
+            "Kulturausschuss am Donnerstag einstimmig beschlossen.",
+            "Zusätzlich bleibt das Haus an Werktagen bis 21 Uhr geöffnet, zwei Stunden länger als bisher. "
+            "Möglich machen das zwei neue Teilzeitstellen sowie ein Selbstverbuchungsautomat im Foyer.",
+            "„Gerade Familien und Berufstätige haben sich das seit Jahren gewünscht“, sagte Bibliotheksleiterin "
+            "Ottilie Brandhuber. Die Ausleihzahlen seien im vergangenen Jahr um zwölf Prozent gestiegen.",
+            "Die zusätzlichen Kosten von rund 85.000 Euro im Jahr trägt die Stadt. Ein Förderverein will außerdem "
+            "das Lesecafé im Erdgeschoss wiederbeleben.",
+        ],
+        ["Mit Material von dpa"], ["dpa"],
+        ["Cookies", "Startseite", "Wirtschaft", "Mehr zum Thema", "Hallenbad", "Meistgelesen", "Baustelle",
+         "Impressum", "Datenschutz", "Anzeiger"],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", SAMPLE_PAGES)
+def test_sample_pages_keep_only_the_articles_paragraphs(name):
+    title, expected, credits, agencies, gone = SAMPLE_PAGES[name]
+    page = (PAGES / name).read_text(encoding="utf-8")
+    assert is_whole_page(page)
+    cleaned = clean_article(title, page)
+    assert [p.text for p in cleaned.paragraphs] == expected
+    assert cleaned.title == title
+    assert title not in cleaned.body  # the headline repeated as the first paragraph is dropped
+    for word in gone:
+        assert word not in cleaned.body
+    assert (cleaned.credits, cleaned.agencies) == (credits, agencies)
+    assert "<" not in cleaned.body
+    assert_offsets_exact(cleaned)
+
+
+def test_page_headline_is_dropped_when_equal_to_the_title_once_normalised():
+    page = (PAGES / "en-harbour-ferry.html").read_text(encoding="utf-8")
+    shouted = clean_article("NIGHT FERRY to return to Eastport harbour after  two-year pause.", page)
+    assert shouted.paragraphs[0].text.startswith("The town council voted")
+    other = clean_article("Eastport gets its night ferry back", page)
+    assert other.paragraphs[0].text == "Night ferry to return to Eastport harbour after two-year pause"
+    assert len(other.paragraphs) == len(shouted.paragraphs) + 1
+
+
+def test_a_page_with_too_little_main_text_has_its_markup_stripped():
+    page = ("<html><body><nav><a href='/'>Home</a></nav><article><h1>Ferry returns</h1>"
+            "<p>A short brief.</p></article><footer>© Site</footer></body></html>")
+    cleaned = clean_article("Ferry returns", page)
+    assert "A short brief." in cleaned.body  # too little main text: the markup is stripped instead
+    assert_offsets_exact(cleaned)
+
+
+def test_fragments_do_not_go_through_main_text_extraction(monkeypatch):
+    import processors.clean as clean
+
+    calls = []
+    monkeypatch.setattr(clean, "_main_text", lambda page: calls.append(page))
+    cleaned = clean_article("T", "<p>First &amp; <b>bold</b>.</p><p>Second.</p><p>Reuters</p>")
+    assert [p.text for p in cleaned.paragraphs] == ["First & bold.", "Second."]
+    assert cleaned.agencies == ["Reuters"]
+    clean_article("T", "<html><body><p>A page.</p></body></html>")
+    assert len(calls) == 1
+
+
+def test_a_page_trafilatura_cannot_read_has_its_markup_stripped(monkeypatch):
+    import processors.clean as clean
+
+    class Broken:
+        @staticmethod
+        def extract(*args, **kwargs):
+            raise RuntimeError("unreadable")
+
+    monkeypatch.setattr(clean, "_trafilatura", lambda: Broken)
+    page = (PAGES / "de-stadtbibliothek.html").read_text(encoding="utf-8")
+    cleaned = clean_article("Stadtbibliothek Hohenweil verlängert Öffnungszeiten", page)
+    assert "Die Stadtbibliothek Hohenweil öffnet ab Januar" in cleaned.body
+    assert "Startseite" in cleaned.body  # the generic path keeps the navigation
+    assert_offsets_exact(cleaned)
+
+
+_PROSE = ("The council voted on Monday to bring back the night ferry between the town and the island, "
+          "two years after the service was halted because of rising fuel costs. ")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["<html>", "<body>", "<nav>", "</nav>", "<header>", "</header>", "<article>",
+                                 "</article>", "<footer>", "</footer>", "<p>", "</p>", "<h1>", "</h1>", "<br>",
+                                 "<script>", "</script>", "<!--", "-->", "By Jane Roe, Reuters", "fbpx",
+                                 "We use cookies.", _PROSE, "’", "&amp;", "\n"]), max_size=40),
+       st.sampled_from(["", "By Jane Roe, Reuters", _PROSE.strip()]))
+def test_clean_article_survives_broken_pages(pieces, title):
+    assert_offsets_exact(clean_article(title, "".join(pieces)))

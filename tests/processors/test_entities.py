@@ -2,8 +2,9 @@ import re
 
 import pytest
 
-from newsstream.settings import PROJECT_ROOT, get_settings
+from newsstream.settings import PROJECT_ROOT
 from processors.clean import normalise_for_nlp
+from processors.config import PipelineConfig
 from processors.entities import (
     EntityInput,
     TaggedEntities,
@@ -16,6 +17,7 @@ from processors.entities import (
 )
 
 SEED = PROJECT_ROOT.parent / "shared" / "samples" / "seed-wire-dump.txt"
+MODELS = PipelineConfig().model_map
 
 
 def _unit(text: str, language: str, key: object = 0, field: str = "body", offset: int = 0) -> EntityInput:
@@ -39,14 +41,14 @@ def _assert_offsets(tagged: TaggedEntities, text: str, offset: int = 0) -> None:
 
 
 def test_pipeline_has_only_what_ner_needs_and_is_loaded_once():
-    nlp = load_ner_pipeline("en")
+    nlp = load_ner_pipeline("en", MODELS)
     assert nlp.pipe_names == ["senter", "ner"]
-    assert load_ner_pipeline("en") is nlp
+    assert load_ner_pipeline("en", MODELS) is nlp
 
 
 def test_no_pipeline_for_a_language_without_a_configured_model():
-    assert "ja" not in get_settings().spacy_model_map
-    assert load_ner_pipeline("ja") is None
+    assert "ja" not in MODELS
+    assert load_ner_pipeline("ja", MODELS) is None
 
 
 # --- Tagging with the real models ---------------------------------------------------------------
@@ -62,7 +64,7 @@ ENGLISH = (
 
 
 def test_french_persons_locations_organisations_with_offsets():
-    tagged = tag_entities([_unit(FRENCH, "fr")])[0]
+    tagged = tag_entities([_unit(FRENCH, "fr")], MODELS)[0]
     labels = _by_label(tagged)
     assert {"Emmanuel Macron", "Olaf Scholz"} <= labels["person"]
     assert {"Paris", "Allemagne"} <= labels["location"]
@@ -73,7 +75,7 @@ def test_french_persons_locations_organisations_with_offsets():
 
 
 def test_english_persons_locations_organisations_dates_dropped():
-    tagged = tag_entities([_unit(ENGLISH, "en")])[0]
+    tagged = tag_entities([_unit(ENGLISH, "en")], MODELS)[0]
     labels = _by_label(tagged)
     assert {"Joe Biden", "Angela Merkel", "Satya Nadella"} <= labels["person"]
     assert {"Washington", "Wolfsburg"} <= labels["location"]
@@ -86,7 +88,7 @@ def test_english_persons_locations_organisations_dates_dropped():
 def test_offsets_are_translated_into_the_field():
     body = "Intro paragraph.\n\nTim Cook said Apple would open a store in London."
     start = body.index("Tim")
-    tagged = tag_entities([_unit(body[start:], "en", offset=start)])[0]
+    tagged = tag_entities([_unit(body[start:], "en", offset=start)], MODELS)[0]
     assert {"Tim Cook", "Apple", "London"} <= {entity.text for entity in tagged.entities}
     _assert_offsets(tagged, body)
 
@@ -97,7 +99,7 @@ def test_mentions_of_one_entity_are_merged_across_units_and_ordered():
     tagged = tag_entities([
         _unit(title, "en", key="a", field="title"),
         _unit(body, "en", key="a", field="body", offset=0),
-    ])["a"]
+    ], MODELS)["a"]
     apple = tagged.entities[0]
     assert (apple.text, apple.label, apple.count) == ("Apple", "organization", 3)
     assert [(m.field, m.start) for m in apple.mentions] == [
@@ -114,14 +116,14 @@ def test_a_language_without_model_is_reported_and_never_tagged_by_another_model(
         _unit("岸田文雄首相は東京で記者会見を開いた。", "ja", key=1),
         _unit("Angela Merkel visited Paris.", "und", key=2),
     ]
-    tagged = tag_entities(units)
+    tagged = tag_entities(units, MODELS)
     assert tagged[1] == TaggedEntities(entities=[], ner_unavailable=["de", "ja"])
     # "und" is no language: skipped silently, not reported as unavailable.
     assert tagged[2] == TaggedEntities()
 
 
 def test_units_of_several_languages_keep_to_their_keys():
-    tagged = tag_entities([_unit(FRENCH, "fr", key="fr"), _unit(ENGLISH, "en", key="en")])
+    tagged = tag_entities([_unit(FRENCH, "fr", key="fr"), _unit(ENGLISH, "en", key="en")], MODELS)
     assert "Emmanuel Macron" in _by_label(tagged["fr"])["person"]
     assert "Joe Biden" not in _by_label(tagged["fr"])["person"]
     assert "Joe Biden" in _by_label(tagged["en"])["person"]
@@ -248,7 +250,7 @@ def test_seed_articles_main_entities():
         for key, article in enumerate(articles)
         for line in re.finditer(r"[^\n]+", article)
     ]
-    tagged = tag_entities(units)
+    tagged = tag_entities(units, MODELS)
     for key, article in enumerate(articles):
         for entity in tagged[key].entities:
             for mention in entity.mentions:
@@ -267,3 +269,41 @@ def test_seed_articles_main_entities():
     assert {"Olaf Scholz", "Boris Pistorius"} <= tanks_article["person"]
     assert {"Germany", "Berlin", "Ukraine", "Poland", "Finland", "Warsaw"} <= tanks_article["location"]
     assert {"Wall Street Journal", "NTV", "AFP", "Krauss-Maffei"} <= tanks_article["organization"]
+
+
+SEED_LIKE = PROJECT_ROOT / "samples" / "seed-like-dump.txt"
+
+
+def test_seed_like_articles_main_entities():
+    """The shipped twin of test_seed_articles_main_entities, on our own dump in the seed's style
+    (no-break spaces around names, typographic apostrophes, English lines in French articles)."""
+    text = SEED_LIKE.read_text(encoding="utf-8")
+    articles = re.split(r"\n(?:Text by 20 Minuten with AFP|RTS afp/lmr)\n", text)
+    assert len(articles) == 3
+    units = [
+        _unit(normalise_for_nlp(line.group()), _crude_language(line.group()), key=key, offset=line.start())
+        for key, article in enumerate(articles)
+        for line in re.finditer(r"[^\n]+", article)
+    ]
+    tagged = tag_entities(units, MODELS)
+    for key, article in enumerate(articles):
+        for entity in tagged[key].entities:
+            for mention in entity.mentions:
+                assert normalise_for_nlp(article[mention.start:mention.end]) == normalise_for_nlp(entity.text)
+
+    moldova_article = _by_label(tagged[0])
+    assert {"Irina Cebotari", "Victor Lungu", "Ana Rusu", "Sergiu Munteanu", "Pierre Delacroix"} <= moldova_article["person"]
+    assert {
+        "Moldavie", "Azerbaïdjan", "Bakou", "Chisinau", "Turquie", "Bulgarie", "Roumanie"
+    } <= moldova_article["location"]
+    assert {"ONU", "Commission européenne", "Azertac"} <= moldova_article["organization"]
+
+    glacier_article = _by_label(tagged[1])
+    assert {"Claudia Berthod", "Margaret Ellison", "Louis Agassiz"} <= glacier_article["person"]
+    assert {"Zurich", "Valais", "Canada"} <= glacier_article["location"]
+    assert "World Glacier Monitoring Service" in glacier_article["organization"]
+
+    vehicles_article = _by_label(tagged[2])
+    assert {"Karin Lindqvist", "Erik Sandberg"} <= vehicles_article["person"]
+    assert {"Sweden", "Stockholm", "Ukraine", "Norway", "Denmark"} <= vehicles_article["location"]
+    assert {"Financial Times", "SVT", "AFP"} <= vehicles_article["organization"]

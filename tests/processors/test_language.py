@@ -148,3 +148,89 @@ def test_seed_wire_dump():
 
     assert (leopard.title_language, leopard.language) == ("en", "en")
     assert {p.language for p in leopard.paragraphs} - {UNDETERMINED} == {"en"}
+
+
+SEED_LIKE = PROJECT_ROOT / "samples" / "seed-like-dump.txt"
+
+
+def test_seed_like_wire_dump():
+    """The shipped twin of test_seed_wire_dump, on our own dump written in the seed's style."""
+    title_prefixes = ("Moldavie", "Les glaciers suisses n’ont", "Sweden to deliver")
+    blocks = [block.strip() for block in SEED_LIKE.read_text(encoding="utf-8").split("\n\n") if block.strip()]
+    starts = [i for i, block in enumerate(blocks) if block.startswith(title_prefixes)]
+    assert len(starts) == 3
+    moldova, glaciers, sweden = [
+        detect_article_languages(blocks[start], paragraphs(*blocks[start + 1 : end]))
+        for start, end in zip(starts, [*starts[1:], len(blocks)])
+    ]
+
+    assert (moldova.title_language, moldova.language) == ("fr", "fr")
+    by_start = {p.text.split()[0]: p.language for p in moldova.paragraphs}
+    assert by_start["ENERGY"] == "en"  # the English lede of a French article
+    assert by_start["Des"] == "fr"  # Des « garanties » sur le transit du gaz
+
+    assert (glaciers.title_language, glaciers.language) == ("fr", "fr")
+    shares = {s.code: s.share for s in glaciers.languages}
+    assert shares["en"] > 0.3
+    languages = {p.text: p.language for p in glaciers.paragraphs}
+    assert languages["Measuring ice since 1914"] == "en"
+    assert languages["Les dangers de la fonte des glaciers"] == "fr"
+
+    assert (sweden.title_language, sweden.language) == ("en", "en")
+    assert {p.language for p in sweden.paragraphs} - {UNDETERMINED} == {"en"}
+
+
+# --- The source's declared language ---------------------------------------------------------------
+
+def test_hint_decides_a_short_ambiguous_article():
+    body = paragraphs("Berlin dit oui")
+    unhinted = detect_article_languages("Prix Nobel", body)
+    assert (unhinted.title_language, unhinted.language) == ("nl", "nl")  # a low-confidence guess
+    result = detect_article_languages("Prix Nobel", body, hint="fr")
+    assert (result.title_language, result.language) == ("fr", "fr")
+    assert [p.language for p in result.paragraphs] == ["fr"]
+    assert [(s.code, s.share) for s in result.languages] == [("fr", 1.0)]
+    no_ngram = detect_article_languages("", paragraphs("20min.ch"))  # no n-gram of the model: "und"
+    assert no_ngram.language == UNDETERMINED
+    assert detect_article_languages("", paragraphs("20min.ch"), hint="en").language == "en"
+
+
+def test_hint_takes_its_primary_subtag():
+    result = detect_article_languages("", paragraphs("Berlin dit oui"), hint="FR-ch")
+    assert result.language == "fr"
+
+
+def test_hint_never_overrides_a_confident_detection():
+    body = paragraphs(EN_LONG[0], EN_SHORT_MISREAD[1], *EN_LONG[1:])
+    result = detect_article_languages(EN_SHORT_MISREAD[0], body, hint="fr")
+    assert result.title_language == "en"
+    assert [p.language for p in result.paragraphs] == ["en"] * 4  # the short one follows the article
+    assert (result.language, [s.code for s in result.languages]) == ("en", ["en"])
+
+
+def test_hint_does_not_override_a_reliable_title_or_a_reliable_whole():
+    title = "Le président russe a accepté de se rendre à Pyongyang"
+    result = detect_article_languages(title, paragraphs("Berlin dit oui"), hint="de")
+    assert (result.title_language, result.language, result.paragraphs[0].language) == ("fr", "fr", "fr")
+    short_french = paragraphs("Des chars pour Kiev", "Le Leopard arrive", "Berlin dit oui")
+    result = detect_article_languages("Les chars Leopard", short_french, hint="de")
+    assert result.language == "fr"  # read as a whole, the article is reliably French
+
+
+@pytest.mark.parametrize("hint", ["xx", "eo", "und", "", "  ", None, 42])
+def test_hint_outside_the_language_set_is_ignored(hint):
+    body = paragraphs("Berlin dit oui")
+    assert detect_article_languages("Prix Nobel", body, hint=hint) == detect_article_languages("Prix Nobel", body)
+
+
+def test_hint_outside_the_given_languages_is_ignored():
+    body = paragraphs("Berlin dit oui")
+    restricted = ("de", "nl")
+    assert detect_article_languages("", body, restricted, hint="fr") == detect_article_languages("", body, restricted)
+    assert detect_article_languages("", body, restricted, hint="de").language == "de"
+
+
+def test_hint_gives_no_language_to_text_without_letters():
+    result = detect_article_languages("", paragraphs("2023", "17:45"), hint="en")
+    assert result.language == UNDETERMINED
+    assert [p.language for p in result.paragraphs] == [UNDETERMINED] * 2

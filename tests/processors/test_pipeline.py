@@ -3,10 +3,13 @@ import orjson
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from newsstream.settings import Settings
+from newsstream.settings import PROJECT_ROOT
 from processors import pipeline
+from processors.config import PipelineConfig
 from processors.pipeline import InvalidMessage, parse_message, process_messages
 from schemas import DeadLetter, EnrichedArticle
+
+CONFIG = PipelineConfig()
 
 ARTICLE = {
     "title": "Sanctions against the regime widen",
@@ -37,7 +40,7 @@ def test_body_over_the_size_limit_is_rejected():
 
 def test_valid_and_invalid_messages_each_give_one_outcome_in_order():
     payloads = [orjson.dumps(ARTICLE), b"garbage", orjson.dumps({**ARTICLE, "url": "https://example.org/2"})]
-    outcomes = process_messages(payloads)
+    outcomes = process_messages(payloads, CONFIG)
     assert [type(o) for o in outcomes] == [EnrichedArticle, DeadLetter, EnrichedArticle]
     letter = outcomes[1]
     assert letter.stage == "validate" and "not JSON" in letter.error and letter.payload == b"garbage"
@@ -57,7 +60,7 @@ def test_a_stage_raising_becomes_a_dead_letter_for_that_article_only(monkeypatch
         return real_clean(title, body)
 
     monkeypatch.setattr(pipeline, "clean_article", clean_that_breaks_on_one)
-    outcomes = process_messages([orjson.dumps({"title": "t", "body": "BREAK me"}), orjson.dumps(ARTICLE)])
+    outcomes = process_messages([orjson.dumps({"title": "t", "body": "BREAK me"}), orjson.dumps(ARTICLE)], CONFIG)
     assert isinstance(outcomes[0], DeadLetter) and outcomes[0].stage == "clean" and "boom" in outcomes[0].error
     assert isinstance(outcomes[1], EnrichedArticle)
 
@@ -65,5 +68,19 @@ def test_a_stage_raising_becomes_a_dead_letter_for_that_article_only(monkeypatch
 @settings(max_examples=60, deadline=None)
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_never_raise(payload):
-    outcomes = process_messages([payload], Settings(max_body_bytes=10_000))
+    outcomes = process_messages([payload], PipelineConfig(max_body_bytes=10_000))
     assert len(outcomes) == 1
+
+
+def test_the_feed_language_hint_decides_an_article_too_short_to_tell() -> None:
+    short = {"title": "Prix Nobel", "body": "Berlin dit oui"}
+    unhinted, hinted = process_messages([orjson.dumps(short), orjson.dumps({**short, "metadata": {
+        "language_hint": "fr"}})], CONFIG)
+    assert unhinted.language != "fr" and hinted.language == "fr"
+
+
+def test_a_whole_html_page_as_body_keeps_only_the_article() -> None:
+    page = (PROJECT_ROOT / "samples" / "pages" / "en-harbour-ferry.html").read_text(encoding="utf-8")
+    (article,) = process_messages([orjson.dumps({"title": "Harbour ferry", "body": page})], CONFIG)
+    assert isinstance(article, EnrichedArticle)
+    assert "cookie" not in article.body.lower() and "newsletter" not in article.body.lower()

@@ -5,7 +5,7 @@ from tests.ingest.feeds.feedserver import FeedServer, Route, closed_port_url
 
 def test_requests_carry_the_user_agent_and_validators_come_back(feed_server: FeedServer, quick_settings: Settings) -> None:
     feed_server.routes["/feed"] = Route(b"<rss/>", etag='"v1"', last_modified="Tue, 05 Mar 2024 08:30:00 GMT")
-    with FeedClient(quick_settings) as client:
+    with FeedClient(quick_settings.feeds) as client:
         result = client.get(feed_server.url("/feed"))
     assert (result.ok, result.status, result.content, result.attempts) == (True, 200, b"<rss/>", 1)
     assert result.validators == Validators(etag='"v1"', last_modified="Tue, 05 Mar 2024 08:30:00 GMT")
@@ -17,7 +17,7 @@ def test_a_conditional_get_of_an_unchanged_feed_costs_a_304_and_keeps_the_valida
         feed_server: FeedServer, quick_settings: Settings) -> None:
     feed_server.routes["/etag"] = Route(b"<rss/>", etag='"v1"')
     feed_server.routes["/dated"] = Route(b"<rss/>", last_modified="Tue, 05 Mar 2024 08:30:00 GMT")
-    with FeedClient(quick_settings) as client:
+    with FeedClient(quick_settings.feeds) as client:
         by_etag = client.get(feed_server.url("/etag"), validators=Validators(etag='"v1"'))
         by_date = client.get(feed_server.url("/dated"), validators=Validators(last_modified="Tue, 05 Mar 2024 08:30:00 GMT"))
         changed = client.get(feed_server.url("/etag"), validators=Validators(etag='"v0"'))
@@ -32,7 +32,7 @@ def test_server_errors_are_retried_with_doubling_backoff(feed_server: FeedServer
     feed_server.routes["/flaky"] = Route(b"<rss/>", failures_first=2)
     waits: list[float] = []
     settings = Settings(feeds_host_interval_s=0, feeds_backoff_s=0.5, feeds_retries=2)
-    with FeedClient(settings, sleep=waits.append) as client:
+    with FeedClient(settings.feeds, sleep=waits.append) as client:
         result = client.get(feed_server.url("/flaky"))
     assert (result.ok, result.status, result.attempts) == (True, 200, 3)
     assert waits == [0.5, 1.0]
@@ -40,7 +40,7 @@ def test_server_errors_are_retried_with_doubling_backoff(feed_server: FeedServer
 
 def test_a_source_that_keeps_failing_is_a_value_not_an_exception(feed_server: FeedServer, quick_settings: Settings) -> None:
     feed_server.routes["/down"] = Route(status=500, body=b"oops")
-    with FeedClient(quick_settings) as client:
+    with FeedClient(quick_settings.feeds) as client:
         down = client.get(feed_server.url("/down"))
         refused = client.get(closed_port_url())
         missing = client.get(feed_server.url("/missing"))
@@ -53,7 +53,7 @@ def test_a_source_that_keeps_failing_is_a_value_not_an_exception(feed_server: Fe
 
 def test_responses_above_the_size_cap_are_refused(feed_server: FeedServer) -> None:
     feed_server.routes["/huge"] = Route(b"x" * 2000)
-    with FeedClient(Settings(feeds_host_interval_s=0, feeds_max_response_bytes=1000)) as client:
+    with FeedClient(Settings(feeds_host_interval_s=0, feeds_max_response_bytes=1000).feeds) as client:
         result = client.get(feed_server.url("/huge"))
     assert not result.ok and "larger than 1000 bytes" in result.error and result.content == b""
 
@@ -85,7 +85,7 @@ def test_the_client_applies_the_rate_limit_per_request(feed_server: FeedServer) 
         def wait(self, host: str) -> None:
             hosts.append(host)
 
-    with FeedClient(Settings(), limiter=RecordingLimiter(0)) as client:
+    with FeedClient(Settings().feeds, limiter=RecordingLimiter(0)) as client:
         client.get(feed_server.url("/feed"))
         client.get(feed_server.url("/feed"))
     assert hosts == ["127.0.0.1", "127.0.0.1"]

@@ -35,7 +35,7 @@ class Newsroom:
 
     def poller(self, send=None) -> FeedPoller:  # noqa: ANN001
         """A fresh poller on the same tables, as after a restart."""
-        self.clients.append(FeedClient(self.settings))
+        self.clients.append(FeedClient(self.settings.feeds))
         return FeedPoller(client=self.clients[-1], seen=SeenSet(self.seen_table), states=SourceStates(self.state_table),
                           send=send or self.sent.extend)
 

@@ -1,0 +1,38 @@
+"""The Elasticsearch clients, made one way for every part of the project."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from elasticsearch import AsyncElasticsearch, Elasticsearch
+from pydantic import SecretStr
+
+from schemas.indices import IndexSpec
+
+
+@dataclass(frozen=True)
+class ElasticsearchConfig:
+    url: str
+    api_key: SecretStr | None = None
+    request_timeout_s: float = 30.0
+
+    @property
+    def _api_key(self) -> str | None:
+        return self.api_key.get_secret_value() if self.api_key else None
+
+
+def ensure_index(es: Elasticsearch, name: str, spec: IndexSpec) -> None:
+    """Installs the index's template (so an index created by a write gets the mapping too) and
+    creates the index; harmless when both exist."""
+    body = spec.body()
+    es.indices.put_index_template(name=f"{name}-template", index_patterns=[name], priority=100, template=body)
+    if not es.indices.exists(index=name):
+        # Another process may create it between the check and here: "already exists" (400) is fine.
+        es.options(ignore_status=400).indices.create(index=name)
+
+
+def make_client(config: ElasticsearchConfig) -> Elasticsearch:
+    return Elasticsearch(config.url, api_key=config._api_key, request_timeout=config.request_timeout_s)
+
+
+def make_async_client(config: ElasticsearchConfig) -> AsyncElasticsearch:
+    return AsyncElasticsearch(config.url, api_key=config._api_key, request_timeout=config.request_timeout_s)

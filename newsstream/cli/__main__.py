@@ -1,0 +1,3 @@
+from newsstream.cli.main import app
+
+app()

@@ -1,0 +1,151 @@
+"""`newsstream alerts …`: manage rules, try a query on stored articles, follow alerts."""
+from __future__ import annotations
+
+import json
+from contextlib import nullcontext
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from newsstream.settings import get_settings
+from newsstream.cli.common import parse_duration
+from newsstream.render import render_alert
+from newsstream.search import stored_alerts
+from schemas.alerts import Alert
+
+alerts_app = typer.Typer(no_args_is_help=True, help="Keyword alerts matched in the stream.")
+out = Console()
+err = Console(stderr=True)
+
+
+def _es() -> Any:
+    from clients.elasticsearch import make_client
+
+    return make_client(get_settings().elasticsearch)
+
+
+@alerts_app.command("add")
+def add_rule(
+    name: Annotated[str, typer.Argument(help="the rule's name (letters, digits, space, _ . -)")],
+    query: Annotated[str, typer.Option("--query", "-q", help='e.g. sanctions, "oil embargo", (EU OR NATO) AND NOT sport')],
+    lang: Annotated[Optional[str], typer.Option(help="only articles in this language")] = None,
+    entity: Annotated[Optional[str], typer.Option(help="only articles naming this entity")] = None,
+    source: Annotated[Optional[str], typer.Option(help="only articles from this source")] = None,
+    webhook: Annotated[Optional[str], typer.Option(help="POST each alert to this URL")] = None,
+) -> None:
+    """Add (or replace) a rule; every running worker applies it within a second."""
+    from pydantic import ValidationError
+
+    from processors.alerts import InvalidRuleQuery
+    from processors.rulebook import publish_rule
+    from schemas.alerts import Rule
+
+    try:
+        rule = Rule(name=name, query=query, lang=lang, entity=entity, source=source, webhook=webhook)
+        publish_rule(get_settings().rules, _es(), rule)
+    except InvalidRuleQuery as error:
+        err.print(f"[bold red]invalid query:[/] {escape(str(error))}")
+        raise typer.Exit(2) from None
+    except ValidationError as error:
+        reasons = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in error.errors())
+        err.print(f"[bold red]invalid rule:[/] {escape(reasons)}")
+        raise typer.Exit(2) from None
+    err.print(f"rule [bold]{escape(name)}[/] saved")
+
+
+@alerts_app.command("rm")
+def remove_rule(name: str) -> None:
+    """Remove a rule."""
+    from processors.rulebook import delete_rule
+
+    if not delete_rule(get_settings().rules, _es(), name):
+        err.print(f"[yellow]no rule named {escape(name)}[/] (a removal was published anyway)")
+        raise typer.Exit(1)
+    err.print(f"rule [bold]{escape(name)}[/] removed")
+
+
+@alerts_app.command("list")
+def list_rules_command(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the rules."""
+    from rich.table import Table
+
+    from processors.rulebook import list_rules
+
+    rules = list_rules(get_settings().rules, _es())
+    if as_json:
+        print(json.dumps([rule.model_dump(mode="json") for rule in rules], ensure_ascii=False))
+        return
+    table = Table("name", "query", "lang", "entity", "source", "webhook")
+    for rule in rules:
+        table.add_row(*(escape(str(v or "")) for v in (rule.name, rule.query, rule.lang, rule.entity, rule.source, rule.webhook)))
+    out.print(table)
+
+
+@alerts_app.command("test")
+def test_query(
+    query: Annotated[str, typer.Option("--query", "-q")],
+    lang: Annotated[Optional[str], typer.Option()] = None,
+    entity: Annotated[Optional[str], typer.Option()] = None,
+    limit: Annotated[int, typer.Option(help="show at most this many matches")] = 20,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show which stored articles a query would match, with the same engine as the stream."""
+    from elasticsearch.helpers import scan
+
+    from processors.alerts import InvalidRuleQuery, RuleIndex
+    from processors.index import article_from_document
+    from schemas.alerts import Rule
+
+    settings = get_settings()
+    index = RuleIndex(settings.language_set)
+    try:
+        index.add(Rule(name="test", query=query, lang=lang, entity=entity))
+    except InvalidRuleQuery as error:
+        err.print(f"[bold red]invalid query:[/] {escape(str(error))}")
+        raise typer.Exit(2) from None
+    matches = []
+    es = _es()
+    if es.indices.exists(index=settings.index_articles):
+        for hit in scan(es, index=settings.index_articles, query={"query": {"match_all": {}}}):
+            article = article_from_document(hit["_source"])
+            for match in index.match(article):
+                matches.append({"id": article.id, "title": article.title, "language": article.language,
+                                "matched_terms": sorted(match.matched_terms)})
+    if as_json:
+        print(json.dumps(matches[:limit], ensure_ascii=False))
+        return
+    err.print(f"{len(matches)} stored article(s) match")
+    for match in matches[:limit]:
+        out.print(f"  {match['id']}  [bold]{escape(match['title'])}[/]  [dim]{', '.join(match['matched_terms'])}[/]")
+
+
+@alerts_app.command("tail")
+def tail(
+    rule: Annotated[Optional[str], typer.Option(help="only this rule's alerts")] = None,
+    since: Annotated[Optional[str], typer.Option(help="stored alerts from this long ago (30s, 15m, 2h, 7d)")] = None,
+    follow: Annotated[bool, typer.Option("--follow/--no-follow", help="keep printing new alerts")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object a line")] = False,
+) -> None:
+    """Print stored alerts, then follow new ones as they arrive (like tail -f)."""
+    from clients.kafka import follow_topic
+
+    settings = get_settings()
+    shown: set[str] = set()
+
+    def show(alert: Alert) -> None:
+        if alert.id not in shown and (rule is None or alert.rule == rule):
+            shown.add(alert.id)
+            render_alert(alert, as_json)
+
+    # Positioned at the topic's end before the index is read, so nothing falls in between.
+    with follow_topic(settings.kafka, settings.topic_alerts) if follow else nullcontext() as poll:
+        for alert in stored_alerts(_es(), settings.index_alerts, rule, parse_duration(since) if since else None):
+            show(alert)
+        try:
+            while poll is not None:
+                for record in poll(500):
+                    show(Alert.model_validate_json(record.value))
+        except KeyboardInterrupt:
+            pass

@@ -1,0 +1,95 @@
+"""`newsstream measure …`: benchmarks and evaluations, apart from the product's commands."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from newsstream.cli.common import fail
+from newsstream.settings import get_settings
+
+measure_app = typer.Typer(no_args_is_help=True)
+
+
+@measure_app.command("eval-ner")
+def eval_ner(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    language: Annotated[Optional[str], typer.Option(help="language of the file (default: from its path)")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="only the first N sentences")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Exact-span entity precision, recall and F1 of the project's tagging on a gold NER file."""
+    from newsstream.measure.ner import NerUnavailableError, evaluate_ner, render_ner_report
+
+    try:
+        result = evaluate_ner(file, get_settings().pipeline, language=language, limit=limit)
+    except NerUnavailableError as error:
+        fail(str(error))
+    print(json.dumps(result) if as_json else render_ner_report(result))
+
+
+@measure_app.command("eval-langid")
+def eval_langid(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Accuracy per language of language detection on a gold file (JSON Lines with text, lang)."""
+    from newsstream.measure.langid import evaluate_langid, render_langid_report
+
+    result = evaluate_langid(file, get_settings().language_set)
+    print(json.dumps(result) if as_json else render_langid_report(result))
+
+
+@measure_app.command()
+def bench(
+    articles: Annotated[int, typer.Option(help="articles per measured system")] = 2000,
+    corpus: Annotated[Optional[Path], typer.Option(exists=True, dir_okay=False,
+                                                   help="JSON Lines articles (default: the samples)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Throughput and latency: in-process spaCy, a naive consumer and the service, side by side."""
+    from newsstream.measure.bench import render_bench, run_bench
+
+    result = run_bench(get_settings(), articles, corpus)
+    print(json.dumps(result) if as_json else render_bench(result))
+
+
+@measure_app.command("bench-alerts")
+def bench_alerts(
+    rules: Annotated[Optional[list[int]], typer.Option("--rules", help="rule counts to measure (repeatable)")] = None,
+    articles: Annotated[int, typer.Option(help="articles matched per rule count")] = 300,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    live: Annotated[bool, typer.Option("--live", help="measure produce-to-alert latency on the stack (JSON)")] = False,
+) -> None:
+    """Per-article alert matching time for growing rule counts, beside the naive loop over all rules;
+    with --live, produce-to-alert latency through the running stack instead."""
+    counts = tuple(sorted(rules)) if rules else ((100, 10_000) if live else (100, 10_000, 100_000))
+    if live:
+        from newsstream.measure.alert_latency import run_alert_latency
+
+        print(json.dumps(run_alert_latency(get_settings(), counts, articles=min(articles, 200))))
+        return
+    from newsstream.measure.bench_alerts import render_alert_bench, run_alert_bench
+
+    result = run_alert_bench(get_settings(), counts, articles=articles)
+    print(json.dumps(result) if as_json else render_alert_bench(result))
+
+
+@measure_app.command()
+def codecs(
+    corpus: Annotated[Optional[Path], typer.Option(exists=True, dir_okay=False,
+                                                   help="JSON Lines articles (default: the samples)")] = None,
+    articles: Annotated[int, typer.Option(help="articles produced per codec")] = 1000,
+    repeats: Annotated[int, typer.Option(help="runs per codec; the median is shown")] = 3,
+) -> None:
+    """Bytes on the topic and producer/consumer CPU for each Kafka compression codec (local stack).
+    Use a corpus with as many distinct articles as produced: repeats compress unrealistically well."""
+    from ingest.producer import encode_article
+    from newsstream.measure.bench import copies, load_rows
+    from newsstream.measure.codecs import measure_codecs, render_codecs
+
+    settings = get_settings()
+    payloads = [(article.id.encode(), encode_article(article)) for article in copies(load_rows(corpus), articles, "z")]
+    print(render_codecs(measure_codecs(settings.kafka, settings.state_dir / "kafka-data", payloads, repeats)))

@@ -1,0 +1,33 @@
+"""The Elasticsearch indices the product owns, declared once with their mappings (JSON beside
+this file, each checked by a test against the fields of its model). Names are settings
+(`NEWSSTREAM_INDEX_<ROLE>`)."""
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class IndexSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    role: str  # the settings field is index_<role>
+    default_name: str
+    mapping_file: str  # in schemas/mappings/
+    description: str
+
+    def body(self) -> dict[str, Any]:
+        """{"settings": ..., "mappings": ...} as kept in the repo."""
+        return json.loads(resources.files("schemas").joinpath("mappings", self.mapping_file).read_text())
+
+
+INDICES: tuple[IndexSpec, ...] = (
+    IndexSpec(role="articles", default_name="articles", mapping_file="articles.json",
+              description="enriched articles, by article id"),
+    IndexSpec(role="alerts", default_name="alerts", mapping_file="alerts.json",
+              description="alerts, by (rule, article) id: a create that conflicts means alerted before"),
+    IndexSpec(role="rules", default_name="alert-rules", mapping_file="rules.json",
+              description="a mirror of the rules topic, for listing"),
+)

@@ -1,0 +1,193 @@
+"""The batch handler with in-memory sinks: what it guarantees, without Kafka or Elasticsearch."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import orjson
+import pytest
+
+from processors.alerts import RuleIndex
+from processors.batch import BatchHandler, Record, Retry
+from processors.config import DEFAULT_LANGUAGES, PipelineConfig
+from processors.pipeline import process_messages
+from schemas import DeadLetter, EnrichedArticle
+from schemas.alerts import Alert, Rule
+
+FAST = Retry(first_delay_s=0.01, max_delay_s=0.02)
+CONFIG = PipelineConfig(spacy_models=())  # no NER: these tests are about routing, not entities
+
+
+async def enrich(payloads: Sequence[bytes]) -> list[EnrichedArticle | DeadLetter]:
+    return process_messages(payloads, CONFIG)
+
+
+@dataclass
+class Articles:
+    """The index: ids it holds, in write order; it refuses some ids and fails the first calls."""
+
+    refuse: dict[str, str] = field(default_factory=dict)
+    failures_left: int = 0
+    stored: list[str] = field(default_factory=list)
+    calls: int = 0
+
+    async def index(self, articles: list[EnrichedArticle]) -> dict[str, str]:
+        self.calls += 1
+        if self.failures_left:
+            self.failures_left -= 1
+            raise ConnectionError("Elasticsearch is down")
+        refused = {a.id: self.refuse[a.id] for a in articles if a.id in self.refuse}
+        self.stored += [a.id for a in articles if a.id not in refused]
+        return refused
+
+
+@dataclass
+class Alerts:
+    stored: dict[str, Alert] = field(default_factory=dict)
+
+    async def record_new(self, alerts: list[Alert]) -> list[Alert]:
+        new = [alert for alert in alerts if alert.id not in self.stored]
+        self.stored.update((alert.id, alert) for alert in new)
+        return new
+
+
+@dataclass
+class Topic:
+    messages: list[tuple[bytes | None, bytes]] = field(default_factory=list)
+
+    async def send(self, key: bytes | None, value: bytes) -> None:
+        self.messages.append((key, value))
+
+
+@dataclass
+class Webhooks:
+    scheduled: list[tuple[str, str]] = field(default_factory=list)
+
+    def schedule(self, target: str, alert: Alert) -> None:
+        self.scheduled.append((target, alert.id))
+
+
+class Rules:
+    def __init__(self, *rules: Rule) -> None:
+        self.index = RuleIndex(DEFAULT_LANGUAGES)
+        for rule in rules:
+            self.index.add(rule)
+        self.ready = asyncio.Event()
+        self.ready.set()
+
+
+@dataclass
+class Service:
+    articles: Articles = field(default_factory=Articles)
+    alerts: Alerts = field(default_factory=Alerts)
+    dead_letters: Topic = field(default_factory=Topic)
+    alert_topic: Topic = field(default_factory=Topic)
+    webhooks: Webhooks = field(default_factory=Webhooks)
+    rules: Rules = field(default_factory=lambda: Rules(Rule(name="sanctions", query="sanctions",
+                                                            webhook="https://hooks.example/a")))
+
+    def handler(self) -> BatchHandler:
+        return BatchHandler(enrich=enrich, articles=self.articles, alerts=self.alerts, dead_letters=self.dead_letters,
+                            alert_topic=self.alert_topic, rules=self.rules, notifier=self.webhooks, retry=FAST)
+
+
+def record(offset: int, title: str = "EU ministers agree new sanctions", **fields: object) -> Record:
+    article = {"id": f"a{offset}", "title": title, "body": f"The ministers agreed new sanctions, item {offset}.",
+               **fields}
+    return Record(value=orjson.dumps(article), topic="articles.raw", partition=0, offset=offset, key=f"a{offset}".encode())
+
+
+def letters(topic: Topic) -> list[DeadLetter]:
+    return [DeadLetter.model_validate_json(value) for _, value in topic.messages]
+
+
+def test_every_record_is_indexed_or_dead_lettered_before_the_handler_returns() -> None:
+    service = Service()
+    batch = [record(0), Record(value=b"{not json", topic="articles.raw", partition=0, offset=1), record(2)]
+    outcome = asyncio.run(service.handler().handle(batch))
+    assert service.articles.stored == outcome.indexed == ["a0", "a2"]
+    (letter,) = letters(service.dead_letters)
+    assert (letter.stage, letter.offset, letter.partition, letter.topic) == ("validate", 1, 0, "articles.raw")
+    assert letter.payload == b"{not json" and "not JSON" in letter.error
+
+
+def test_offsets_are_acknowledged_only_after_indexing_and_an_outage_loses_nothing() -> None:
+    service = Service(articles=Articles(failures_left=3))
+    acked: list[int] = []
+
+    async def consume() -> None:
+        batch = [record(n) for n in range(3)]
+        await service.handler().handle(batch)
+        acked.extend(r.offset for r in batch)  # what the Faust agent does once handle returns
+
+    asyncio.run(consume())
+    assert service.articles.calls == 4  # three failures, retried, then written
+    assert service.articles.stored == ["a0", "a1", "a2"] and acked == [0, 1, 2]
+    assert service.dead_letters.messages == []
+
+
+def test_while_elasticsearch_is_down_the_handler_does_not_return() -> None:
+    service = Service(articles=Articles(failures_left=10**6))
+
+    async def attempt() -> None:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(service.handler().handle([record(0)]), timeout=0.3)
+
+    asyncio.run(attempt())
+    assert service.articles.stored == [] and service.dead_letters.messages == [] and service.alerts.stored == {}
+
+
+def test_a_document_elasticsearch_refuses_becomes_a_dead_letter_with_its_reason() -> None:
+    reason = "mapper_parsing_exception: failed to parse field [published_at]"
+    service = Service(articles=Articles(refuse={"a1": reason}))
+    outcome = asyncio.run(service.handler().handle([record(0), record(1)]))
+    assert outcome.indexed == ["a0"]
+    (letter,) = letters(service.dead_letters)
+    assert (letter.stage, letter.error, letter.offset) == ("index", reason, 1)
+    assert letter.payload == record(1).value
+    assert [alert.article_id for alert in service.alerts.stored.values()] == ["a0"]  # no alert for what is not stored
+
+
+def test_alerts_once_per_rule_and_article_across_replays() -> None:
+    service = Service()
+    batch = [record(0), record(1, title="Weather", body="Sunny all week.")]
+    first = asyncio.run(service.handler().handle(batch))
+    replay = asyncio.run(service.handler().handle(batch))
+    assert [alert.article_id for alert in first.alerts] == ["a0"] and replay.alerts == []
+    assert len(service.alert_topic.messages) == 1 and len(service.webhooks.scheduled) == 1
+    key, value = service.alert_topic.messages[0]
+    assert key == first.alerts[0].id.encode() and Alert.model_validate_json(value).rule == "sanctions"
+    assert service.webhooks.scheduled == [("https://hooks.example/a", first.alerts[0].id)]
+
+
+def test_an_empty_batch_does_nothing() -> None:
+    service = Service()
+    outcome = asyncio.run(service.handler().handle([]))
+    assert (outcome.indexed, outcome.dead_letters, outcome.alerts) == ([], [], [])
+    assert service.articles.calls == 0 and service.dead_letters.messages == []
+
+
+def test_records_of_an_undecodable_batch_become_dead_letters_with_the_reason() -> None:
+    service = Service()
+    reason = "undecodable record batch (offsets 5-6, compression snappy): UnsupportedCodecError"
+    batch = [Record(value=b"", topic="articles.raw", partition=2, offset=5, undecodable=reason),
+             Record(value=b"", topic="articles.raw", partition=2, offset=6, undecodable=reason), record(7)]
+    outcome = asyncio.run(service.handler().handle(batch))
+    assert outcome.indexed == ["a7"]
+    assert [(d.stage, d.offset, d.error) for d in letters(service.dead_letters)] == [("decode", 5, reason),
+                                                                                      ("decode", 6, reason)]
+
+
+def test_only_undecodable_records_never_reach_the_nlp_stage() -> None:
+    service = Service()
+    called: list[Sequence[bytes]] = []
+
+    async def counting(payloads: Sequence[bytes]) -> list[EnrichedArticle | DeadLetter]:
+        called.append(payloads)
+        return await enrich(payloads)
+
+    handler = service.handler()
+    handler.enrich = counting
+    asyncio.run(handler.handle([Record(value=b"", offset=1, undecodable="corrupt")]))
+    assert called == [] and len(service.dead_letters.messages) == 1
