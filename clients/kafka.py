@@ -138,7 +138,7 @@ def follow_topic(config: KafkaClientConfig, topic: str) -> Iterator[Callable[[in
         consumer.close()
 
 
-class TableError(Exception):
+class TableError(KafkaError):
     """The table's topic is missing or Kafka cannot be reached."""
 
 

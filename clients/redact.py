@@ -74,3 +74,20 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact_text(record.stack_info)
         return True
+
+
+def install_log_redaction() -> None:
+    """Redacts every log record of this process as it is created, whichever handlers a framework
+    (Faust, uvicorn) installs later; safe to call again."""
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "redacts", False):
+        return
+    redact = RedactingFilter()
+
+    def redacting_factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        redact.filter(record)
+        return record
+
+    redacting_factory.redacts = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(redacting_factory)

@@ -57,7 +57,7 @@ def run_demo(settings: Settings, console: Console) -> None:
     provision(settings)
     es = make_client(settings.elasticsearch)
     for name, query in DEMO_RULES:
-        publish_rule(settings.rules, es, Rule(name=name, query=query))
+        publish_rule(settings.rules, Rule(name=name, query=query))
         console.print(f"alert rule {name!r}: {query}")
     worker = start_worker(settings)
     console.print(f"worker started (pid {worker.pid}, log {settings.state_dir / 'logs' / 'worker.log'})")

@@ -77,7 +77,6 @@ class Settings(BaseSettings):
     topic_replication_factor: int = -1  # -1: the broker's default
     index_articles: str = "articles"
     index_alerts: str = "alerts"
-    index_rules: str = "alert-rules"
 
     # Pipeline
     languages: str = ",".join(DEFAULT_LANGUAGES)
@@ -155,13 +154,14 @@ class Settings(BaseSettings):
             kafka=self.kafka, topic_raw=self.topic_raw, topic_seen=self.topic_feeds_seen,
             topic_state=self.topic_feeds_state, user_agent=self.feeds_user_agent, timeout_s=self.feeds_timeout_s,
             retries=self.feeds_retries, backoff_s=self.feeds_backoff_s, host_interval_s=self.feeds_host_interval_s,
-            max_response_bytes=self.feeds_max_response_bytes)
+            max_response_bytes=self.feeds_max_response_bytes, outbound=self.outbound)
 
     @property
     def rules(self) -> RulesConfig:
         from processors.rulebook import RulesConfig  # the rule engine loads only where rules are used
 
-        return RulesConfig(kafka=self.kafka, topic=self.topic_rules, index=self.index_rules, languages=self.language_set)
+        return RulesConfig(kafka=self.kafka, topic=self.topic_rules, languages=self.language_set,
+                           outbound=self.outbound)
 
     @property
     def topics(self) -> dict[str, TopicSpec]:

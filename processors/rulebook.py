@@ -1,5 +1,6 @@
-"""Alert rules: durable in a compacted Kafka topic keyed by rule name (a null value deletes), read
-in full by every worker at start and then followed, and mirrored to an index for listing."""
+"""Alert rules: durable in a compacted Kafka topic keyed by rule name (a null value deletes), the
+one source of truth: every worker reads it in full at start and then follows it, and listings
+read it too, so what is listed is what the workers apply."""
 from __future__ import annotations
 
 import asyncio
@@ -10,13 +11,10 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from clients import undecodable
-from clients.elasticsearch import ensure_index
-from clients.kafka import KafkaClientConfig, make_producer
+from clients.kafka import CompactedTable, KafkaClientConfig, make_producer
+from clients.outbound import OutboundPolicy, check_url
 from processors.alerts import RuleIndex, compile_query
 from schemas.alerts import Rule
-from schemas.indices import INDICES
-
-RULES_INDEX = next(spec for spec in INDICES if spec.role == "rules")
 
 log = logging.getLogger("newsstream.rules")
 
@@ -25,28 +23,44 @@ log = logging.getLogger("newsstream.rules")
 class RulesConfig:
     kafka: KafkaClientConfig
     topic: str  # compacted, keyed by rule name
-    index: str  # the mirror, for listing
     languages: tuple[str, ...]
+    outbound: OutboundPolicy  # where webhooks may point
 
-def publish_rule(config: RulesConfig, es: Any, rule: Rule) -> None:
-    """Validates the query (raises InvalidRuleQuery), then stores the rule durably and mirrors it."""
+
+class InvalidRule(ValueError):
+    """A rule refused before anything is published; the text says why."""
+
+
+def publish_rule(config: RulesConfig, rule: Rule) -> None:
+    """Validates everything first (the query parses, the webhook is a permitted address; the
+    model's own limits hold already), then publishes the rule once, to the topic. Raises
+    InvalidRuleQuery or InvalidRule; nothing is written then."""
     compile_query(rule.query, config.languages)
+    if rule.webhook is not None:
+        try:
+            check_url(rule.webhook, config.outbound)
+        except ValueError as refused:
+            raise InvalidRule(f"webhook: {refused}") from None
     _send(config, rule.name, rule.model_dump_json().encode())
-    ensure_index(es, config.index, RULES_INDEX)
-    es.index(index=config.index, id=rule.name, document=rule.model_dump(mode="json"), refresh="wait_for")
 
 
-def delete_rule(config: RulesConfig, es: Any, name: str) -> bool:
-    existed = es.options(ignore_status=404).delete(index=config.index, id=name, refresh="wait_for")
+def list_rules(config: RulesConfig) -> list[Rule]:
+    """The rules in force, by name, read from the topic the workers follow."""
+    rules = []
+    for name, value in sorted(CompactedTable(config.kafka, config.topic).read_all().items()):
+        try:
+            rules.append(Rule.model_validate_json(value))
+        except ValueError as error:
+            log.error("ignoring unreadable rule %r: %s", name, error)
+    return rules
+
+
+def delete_rule(config: RulesConfig, name: str) -> bool:
+    """Publishes the removal of a rule that exists; False (and nothing sent) when none has the name."""
+    if name not in CompactedTable(config.kafka, config.topic).read_all():
+        return False
     _send(config, name, None)  # the tombstone: compaction forgets the rule, followers drop it
-    return existed.get("result") == "deleted"
-
-
-def list_rules(config: RulesConfig, es: Any) -> list[Rule]:
-    if not es.indices.exists(index=config.index):
-        return []
-    response = es.search(index=config.index, query={"match_all": {}}, size=10_000, sort=[{"name": "asc"}])
-    return [Rule.model_validate(hit["_source"]) for hit in response["hits"]["hits"]]
+    return True
 
 
 def _send(config: RulesConfig, name: str, value: bytes | None) -> None:

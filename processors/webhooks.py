@@ -1,54 +1,68 @@
 """Webhook delivery of alerts: in the background, bounded, with retries; never blocks the stream.
 The alert is already in the alerts index and topic before a webhook is tried, so a failing
-webhook loses nothing."""
+webhook loses nothing.
+
+Every request goes through the outbound-request guard (clients/outbound.py): no internal address
+unless allow-listed, checked at each attempt so a DNS change cannot bypass it, and redirects are
+not followed (a receiver that moved is a failed delivery, reported, not a hop to anywhere).
+"""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 
-import aiohttp
+import httpx
 
+from clients.outbound import OutboundPolicy, OutboundRefused, guarded_async_client
+from clients.redact import redact_url
 from schemas.alerts import Alert
 
 log = logging.getLogger("newsstream.webhooks")
 
 
 class WebhookSender:
-    def __init__(self, timeout_s: float = 5.0, attempts: int = 5, max_in_flight: int = 100) -> None:
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+    def __init__(self, policy: OutboundPolicy, attempts: int = 5, max_in_flight: int = 100,
+                 first_delay_s: float = 0.5) -> None:
+        self.policy = dataclasses.replace(policy, max_redirects=0)
         self.attempts = attempts
+        self.first_delay_s = first_delay_s
         self._slots = asyncio.Semaphore(max_in_flight)
         self._tasks: set[asyncio.Task[bool]] = set()
-        self._session: aiohttp.ClientSession | None = None
+        self._client: httpx.AsyncClient | None = None
 
-    def schedule(self, url: str, alert: Alert) -> None:
-        task = asyncio.create_task(self.deliver(url, alert))
+    def schedule(self, target: str, alert: Alert) -> None:
+        task = asyncio.create_task(self.deliver(target, alert))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def deliver(self, url: str, alert: Alert) -> bool:
+        shown = redact_url(url)
         async with self._slots:
-            self._session = self._session or aiohttp.ClientSession(timeout=self.timeout)
-            delay = 0.5
+            self._client = self._client or guarded_async_client(self.policy)
+            delay = self.first_delay_s
             for attempt in range(1, self.attempts + 1):
                 try:
-                    async with self._session.post(url, data=alert.model_dump_json(),
-                                                  headers={"Content-Type": "application/json"}) as response:
-                        if response.status < 300:
-                            return True
-                        reason = f"HTTP {response.status}"
-                except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-                    reason = f"{type(error).__name__}: {error}"
-                log.warning("webhook %s for alert %s failed (%s), attempt %d/%d", url, alert.id, reason,
+                    response = await self._client.post(url, content=alert.model_dump_json(),
+                                                       headers={"Content-Type": "application/json"})
+                    if response.status_code < 300:
+                        return True
+                    reason = f"HTTP {response.status_code}"
+                except OutboundRefused as refused:
+                    log.error("webhook %s for alert %s refused: %s", shown, alert.id, refused)
+                    return False  # the policy will not change between attempts
+                except httpx.HTTPError as error:
+                    reason = type(error).__name__
+                log.warning("webhook %s for alert %s failed (%s), attempt %d/%d", shown, alert.id, reason,
                             attempt, self.attempts)
                 if attempt < self.attempts:
                     await asyncio.sleep(delay)
                     delay *= 2
-            log.error("webhook %s gave up on alert %s; the alert stays in the index and topic", url, alert.id)
+            log.error("webhook %s gave up on alert %s; the alert stays in the index and topic", shown, alert.id)
             return False
 
     async def close(self) -> None:
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=10)
-        if self._session:
-            await self._session.close()
+        if self._client:
+            await self._client.aclose()

@@ -20,6 +20,7 @@ from elasticsearch.helpers import async_bulk
 from clients import undecodable
 from clients.elasticsearch import ensure_index, make_async_client, make_client
 from clients.kafka import faust_producer_options
+from clients.redact import install_log_redaction
 from newsstream.settings import Settings
 from processors.batch import BatchHandler, Record, with_retries
 from processors.index import bulk_actions
@@ -122,7 +123,7 @@ class WorkerResources:
                 self.pool = NlpPool.for_pipeline(nlp_pool_size(settings), settings.pipeline)
                 self.rules = RuleBook(settings.rules)
                 self.rules.start()
-                self.webhooks = WebhookSender()
+                self.webhooks = WebhookSender(settings.outbound)
                 deadletter_topic, alerts_topic = self._topics
                 self.handler = BatchHandler(
                     enrich=self.pool.process, articles=ElasticsearchArticles(self.es, settings.index_articles),
@@ -149,6 +150,7 @@ def record_of(event: faust.types.EventT) -> Record:
 
 def create_app(settings: Settings) -> faust.App:
     undecodable.install()
+    install_log_redaction()  # connection errors quote client URLs, with their credentials
     app = faust.App(
         settings.worker_app_id,
         broker=f"kafka://{settings.kafka_bootstrap_servers}",

@@ -22,13 +22,21 @@ class Rule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    # Every field is bounded, so a rule that passes validation always fits its topic message.
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9 _.-]+$")
     query: str = Field(min_length=1, max_length=1000)
     lang: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
-    entity: str | None = Field(default=None, min_length=1)
-    source: str | None = Field(default=None, min_length=1)
-    webhook: str | None = None
+    entity: str | None = Field(default=None, min_length=1, max_length=200)
+    source: str | None = Field(default=None, min_length=1, max_length=200)
+    webhook: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=_utcnow)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_addressable(cls, name: str) -> str:
+        if name.strip(".") == "":
+            raise ValueError("a name made of dots cannot be addressed in a URL path")
+        return name
 
     @field_validator("webhook")
     @classmethod
@@ -36,7 +44,10 @@ class Rule(BaseModel):
         if webhook is not None:
             parts = urlsplit(webhook)
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"webhook must be an http:// or https:// URL with a host, got {webhook!r}")
+                raise ValueError("webhook must be an http:// or https:// URL with a host")
+            if parts.username is not None or parts.password is not None:
+                raise ValueError("webhook must not carry a user or password (user:password@): "
+                                 "use a secret path or a signed body instead")
         return webhook
 
 

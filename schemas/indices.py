@@ -28,6 +28,4 @@ INDICES: tuple[IndexSpec, ...] = (
               description="enriched articles, by article id"),
     IndexSpec(role="alerts", default_name="alerts", mapping_file="alerts.json",
               description="alerts, by (rule, article) id: a create that conflicts means alerted before"),
-    IndexSpec(role="rules", default_name="alert-rules", mapping_file="rules.json",
-              description="a mirror of the rules topic, for listing"),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from clients.kafka import KafkaClientConfig
+from clients.outbound import OutboundPolicy
 
 
 @dataclass(frozen=True)
@@ -18,3 +19,4 @@ class FeedsConfig:
     backoff_s: float  # the first retry's wait; each further retry doubles it
     host_interval_s: float  # at least this long between two requests to one host
     max_response_bytes: int
+    outbound: OutboundPolicy  # where feeds and their entries' links may be fetched from

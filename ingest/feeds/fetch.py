@@ -4,6 +4,7 @@ backoff on 5xx, 429, timeouts and refused connections. Every outcome, failures i
 `FetchResult`: a failing source is a value to report, never an exception that stops the others."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, Field
 
+from clients.outbound import OutboundRefused, guarded_client, read_capped_sync
 from ingest.feeds.config import FeedsConfig
 
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
@@ -76,14 +78,12 @@ class HostRateLimiter:
 class FeedClient:
     """One per poller: it keeps the connection pool and the per-host request times."""
 
-    def __init__(self, config: FeedsConfig, *, transport: httpx.BaseTransport | None = None,
-                 limiter: HostRateLimiter | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
-        self._http = httpx.Client(
-            headers={"User-Agent": config.user_agent},
-            timeout=config.timeout_s,
-            follow_redirects=True,
-            transport=transport,
-        )
+    def __init__(self, config: FeedsConfig, *, limiter: HostRateLimiter | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        # Every request, redirect hops included, through the outbound-request guard: a feed or an
+        # entry's link cannot make the poller fetch an internal address.
+        policy = dataclasses.replace(config.outbound, max_response_bytes=config.max_response_bytes)
+        self._http = guarded_client(policy, headers={"User-Agent": config.user_agent}, timeout=config.timeout_s)
         self._limiter = limiter or HostRateLimiter(config.host_interval_s)
         self._sleep = sleep
         self._retries = config.retries
@@ -126,11 +126,11 @@ class FeedClient:
                     result.error = f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
                     retryable = response.status_code >= 500 or response.status_code == 429
                     return result, _retry_after(response) if retryable else None
-                result.content = self._read_capped(response)
+                result.content = read_capped_sync(response, self._max_bytes)
                 result.validators = Validators(etag=response.headers.get("etag"),
                                                last_modified=response.headers.get("last-modified"))
                 return result, None
-        except ResponseTooLarge as error:
+        except OutboundRefused as error:  # an internal address, or a response over the size cap
             return FetchResult(url=url, error=str(error)), None
         except httpx.TimeoutException:
             return FetchResult(url=url, error=f"timed out ({self._http.timeout.read:g} s)"), 0.0
@@ -139,24 +139,6 @@ class FeedClient:
             return FetchResult(url=url, error=f"cannot fetch: {error or type(error).__name__}"), 0.0 if retryable else None
         except (httpx.HTTPError, httpx.InvalidURL) as error:  # too many redirects, a malformed URL
             return FetchResult(url=url, error=f"cannot fetch: {error}"), None
-
-    def _read_capped(self, response: httpx.Response) -> bytes:
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self._max_bytes:
-            raise ResponseTooLarge(self._max_bytes)
-        chunks, size = [], 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > self._max_bytes:
-                raise ResponseTooLarge(self._max_bytes)
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-
-class ResponseTooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"response larger than {limit} bytes (NEWSSTREAM_FEEDS_MAX_RESPONSE_BYTES)")
-
 
 def _retry_after(response: httpx.Response) -> float:
     """The server's Retry-After in seconds when it gives one as a number (capped), else 0."""

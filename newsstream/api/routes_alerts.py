@@ -8,11 +8,12 @@ from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
+from clients.redact import redact_url
 from newsstream.api.alert_stream import follow_alerts
 from newsstream.api.auth import require_read_key, require_read_key_or_parameter, require_write_key
 from newsstream.api.context import Context
 from processors.alerts import InvalidRuleQuery
-from processors.rulebook import delete_rule, list_rules, publish_rule
+from processors.rulebook import InvalidRule, delete_rule, list_rules, publish_rule
 from schemas.alerts import Alert, Rule
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -20,27 +21,38 @@ router = APIRouter(prefix="/alerts", tags=["alerts"])
 RuleName = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9 _.-]+$")]
 
 
+def shown(rule: Rule) -> Rule:
+    """A rule as readers see it: a webhook without userinfo, query or fragment (rules saved before
+    userinfo was refused may still carry some)."""
+    return rule.model_copy(update={"webhook": redact_url(rule.webhook)}) if rule.webhook else rule
+
+
 @router.get("/rules", response_model=list[Rule], dependencies=[Depends(require_read_key)])
 def get_rules(context: Context) -> list[Rule]:
-    return list_rules(context.settings.rules, context.es)
+    """The rules in force: read from the topic the workers follow, so the list is what they apply."""
+    return [shown(rule) for rule in list_rules(context.settings.rules)]
 
 
 @router.post("/rules", status_code=status.HTTP_201_CREATED, response_model=Rule,
              dependencies=[Depends(require_write_key)],
-             responses={400: {"description": "the query does not parse; the message says where"}})
+             responses={400: {"description": "the query does not parse; the message says where"},
+                        422: {"description": "a field is out of bounds, or the webhook points where it may not"}})
 def add_rule(context: Context, rule: Rule) -> Rule:
-    """Adds the rule, or replaces the one of the same name; running workers apply it within a second."""
+    """Adds the rule, or replaces the one of the same name, once it passed every check; running
+    workers apply it within a second."""
     try:
-        publish_rule(context.settings.rules, context.es, rule)
+        publish_rule(context.settings.rules, rule)
     except InvalidRuleQuery as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"invalid query: {error}") from None
-    return rule
+    except InvalidRule as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+    return shown(rule)
 
 
 @router.delete("/rules/{name}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[Depends(require_write_key)],
                responses={404: {"description": "no rule has this name"}})
 def remove_rule(context: Context, name: RuleName) -> Response:
-    if not delete_rule(context.settings.rules, context.es, name):
+    if not delete_rule(context.settings.rules, name):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no rule is named {name!r}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

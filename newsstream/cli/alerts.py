@@ -39,14 +39,17 @@ def add_rule(
     from pydantic import ValidationError
 
     from processors.alerts import InvalidRuleQuery
-    from processors.rulebook import publish_rule
+    from processors.rulebook import InvalidRule, publish_rule
     from schemas.alerts import Rule
 
     try:
         rule = Rule(name=name, query=query, lang=lang, entity=entity, source=source, webhook=webhook)
-        publish_rule(get_settings().rules, _es(), rule)
+        publish_rule(get_settings().rules, rule)
     except InvalidRuleQuery as error:
         err.print(f"[bold red]invalid query:[/] {escape(str(error))}")
+        raise typer.Exit(2) from None
+    except InvalidRule as error:
+        err.print(f"[bold red]invalid rule:[/] {escape(str(error))}")
         raise typer.Exit(2) from None
     except ValidationError as error:
         reasons = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in error.errors())
@@ -60,8 +63,8 @@ def remove_rule(name: str) -> None:
     """Remove a rule."""
     from processors.rulebook import delete_rule
 
-    if not delete_rule(get_settings().rules, _es(), name):
-        err.print(f"[yellow]no rule named {escape(name)}[/] (a removal was published anyway)")
+    if not delete_rule(get_settings().rules, name):
+        err.print(f"[yellow]no rule named {escape(name)}[/]")
         raise typer.Exit(1)
     err.print(f"rule [bold]{escape(name)}[/] removed")
 
@@ -73,7 +76,7 @@ def list_rules_command(as_json: Annotated[bool, typer.Option("--json")] = False)
 
     from processors.rulebook import list_rules
 
-    rules = list_rules(get_settings().rules, _es())
+    rules = list_rules(get_settings().rules)
     if as_json:
         print(json.dumps([rule.model_dump(mode="json") for rule in rules], ensure_ascii=False))
         return

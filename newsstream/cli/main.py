@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import typer
 
+from clients.redact import install_log_redaction
+
 from newsstream.cli import articles, service
 from newsstream.cli.alerts import alerts_app
 from newsstream.cli.deadletter import deadletter_app
 from newsstream.cli.feeds import feeds_app
 from newsstream.cli.measure import measure_app
 from newsstream.cli.stack import stack_app
+
+install_log_redaction()  # every command's log lines, before any client is made
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Streaming news ingestion: clean, detect "
                   "language, tag entities, index for search, alert on keywords.")

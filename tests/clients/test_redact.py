@@ -139,3 +139,23 @@ def test_filter_lets_every_record_through() -> None:
     record = logging.LogRecord("n", logging.INFO, __file__, 1, "m %s", ("http://u:p@h/",), None)
     assert RedactingFilter().filter(record) is True
     assert record.getMessage() == "m http://h/"
+
+
+def test_installed_redaction_covers_records_of_any_handler(caplog) -> None:  # noqa: ANN001
+    import logging
+
+    from clients.redact import install_log_redaction
+
+    previous = logging.getLogRecordFactory()
+    try:
+        install_log_redaction()
+        install_log_redaction()  # idempotent
+        try:
+            raise ConnectionError("cannot reach http://esuser:topsecret@es:9200/_bulk")
+        except ConnectionError:
+            logging.getLogger("newsstream.test").exception("indexing failed at %s", "http://u:pw2@h/x?token=t")
+        text = caplog.text
+        assert "topsecret" not in text and "pw2" not in text and "token=t" not in text
+        assert "http://es:9200/_bulk" in text and "http://h/x" in text
+    finally:
+        logging.setLogRecordFactory(previous)

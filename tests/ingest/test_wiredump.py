@@ -101,3 +101,27 @@ def test_seed_dump_splits_into_three_titled_articles():
     assert articles[0].body.startswith("ALLIANCE Washington said")
     assert "fbpx" not in articles[0].body
     assert "World-renowned weapon" in articles[2].body
+
+
+# The shipped twin of the seed: our own three articles pasted together as the seed's are (tracker junk
+# first, a French article with an English lede, a French one with a long English half, an English one;
+# credit lines "Text by … with AFP", "RTS afp/xyz" and a site name; no-break spaces; no final newline).
+SEED_LIKE_DUMP = PROJECT_ROOT / "samples" / "seed-like-dump.txt"
+SEED_LIKE_TITLES = [
+    "Moldavie : Irina Cebotari accepte l’invitation de Bakou à se rendre en Azerbaïdjan",
+    "Les glaciers suisses n’ont jamais fondu aussi vite, selon le réseau de mesure",
+    "Sweden to deliver CV90 combat vehicles to Kiev",
+]
+
+
+def test_seed_like_dump_splits_into_three_titled_articles():
+    articles = split_wire_dump(SEED_LIKE_DUMP.read_text(encoding="utf-8"), source="seed-like")
+    assert [a.title for a in articles] == SEED_LIKE_TITLES
+    assert [a.body.rsplit("\n", 1)[-1] for a in articles] == [
+        "Text by 20 Minuten with AFP", "RTS afp/lmr", "24heures-exemple.ch"]
+    assert articles[0].body.startswith("ENERGY Brussels wants guarantees")  # an English lede, not a title
+    assert "fbpx" not in articles[0].body
+    assert "Des «\u00a0garanties\u00a0» sur le transit du gaz" in articles[0].body  # subheadings stay inside
+    assert "Measuring ice since 1914" in articles[1].body
+    assert "A tried and tested vehicle" in articles[2].body
+    assert {a.source for a in articles} == {"seed-like"}

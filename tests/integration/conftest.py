@@ -101,6 +101,9 @@ def service(stack, es_client, tmp_path_factory) -> Iterator[Service]:  # noqa: A
     from newsstream.measure.lanes import open_lane, remove_run
 
     run = uuid.uuid4().hex[:8]
-    lane = open_lane(run, "test", es_client, tmp_path_factory.mktemp("logs"), nlp_processes=1)
+    # The tests' webhook receivers and feed servers listen on loopback, which only an allow-list
+    # entry opens to outbound requests.
+    lane = open_lane(run, "test", es_client, tmp_path_factory.mktemp("logs"), nlp_processes=1,
+                     outbound_allow="127.0.0.1")
     yield Service(env=lane.env, settings=lane.settings, log=lane.log)
     remove_run(run, lane.settings, es_client)

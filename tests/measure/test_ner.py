@@ -235,3 +235,20 @@ def test_gold_sets_beat_a_loose_floor_on_a_subset(relative, floor):
     result = evaluate_ner(path, CONFIG, limit=300)
     assert result["sentences"] == 300
     assert result["micro"]["f1"] > floor
+
+
+SAMPLE_GOLD = PROJECT_ROOT / "samples" / "gold"
+
+
+@pytest.mark.parametrize(("relative", "limit", "floor"), [("ner-en.conll", 20, 0.55), ("ner-fr.bio", 8, 0.35)])
+def test_shipped_gold_sets_beat_a_loose_floor_on_a_subset(relative, limit, floor):
+    """The shipped twin of test_gold_sets_beat_a_loose_floor_on_a_subset: our own sentences in the same
+    formats (CoNLL-2003 with -DOCSTART- and upper-case headlines; a scanned-newspaper BIO file with OCR
+    noise and no sentence breaks), the language inferred from the file name."""
+    path = SAMPLE_GOLD / relative
+    assert len(parse_gold(path.read_text(encoding="utf-8"))) > limit
+    result = evaluate_ner(path, CONFIG, limit=limit)
+    assert result["sentences"] == limit
+    assert result["language"] == relative[4:6]
+    assert result["micro"]["f1"] > floor
+    assert {"person", "location", "organization"} <= set(result["labels"])

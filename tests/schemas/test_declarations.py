@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from newsstream.settings import Settings
 from processors.index import ENTITY_FIELDS
 from schemas import EnrichedArticle
-from schemas.alerts import Alert, Rule
+from schemas.alerts import Alert
 from schemas.indices import INDICES
 from schemas.topics import TOPICS
 
@@ -17,7 +17,6 @@ from schemas.topics import TOPICS
 DOCUMENTS: dict[str, tuple[type[BaseModel], set[str]]] = {
     "articles": (EnrichedArticle, set(ENTITY_FIELDS.values())),
     "alerts": (Alert, set()),
-    "rules": (Rule, set()),
 }
 
 

@@ -37,4 +37,6 @@ def feed_server() -> Iterator[FeedServer]:
 
 @pytest.fixture
 def quick_settings() -> Settings:
-    return Settings(feeds_host_interval_s=0, feeds_backoff_s=0, feeds_retries=2, feeds_timeout_s=5)
+    # The test feed server is on loopback, which only an allow-list entry lets the poller reach.
+    return Settings(feeds_host_interval_s=0, feeds_backoff_s=0, feeds_retries=2, feeds_timeout_s=5,
+                    outbound_allow="127.0.0.1")

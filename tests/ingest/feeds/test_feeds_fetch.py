@@ -31,7 +31,7 @@ def test_a_conditional_get_of_an_unchanged_feed_costs_a_304_and_keeps_the_valida
 def test_server_errors_are_retried_with_doubling_backoff(feed_server: FeedServer) -> None:
     feed_server.routes["/flaky"] = Route(b"<rss/>", failures_first=2)
     waits: list[float] = []
-    settings = Settings(feeds_host_interval_s=0, feeds_backoff_s=0.5, feeds_retries=2)
+    settings = Settings(feeds_host_interval_s=0, feeds_backoff_s=0.5, feeds_retries=2, outbound_allow="127.0.0.1")
     with FeedClient(settings.feeds, sleep=waits.append) as client:
         result = client.get(feed_server.url("/flaky"))
     assert (result.ok, result.status, result.attempts) == (True, 200, 3)
@@ -53,7 +53,7 @@ def test_a_source_that_keeps_failing_is_a_value_not_an_exception(feed_server: Fe
 
 def test_responses_above_the_size_cap_are_refused(feed_server: FeedServer) -> None:
     feed_server.routes["/huge"] = Route(b"x" * 2000)
-    with FeedClient(Settings(feeds_host_interval_s=0, feeds_max_response_bytes=1000).feeds) as client:
+    with FeedClient(Settings(feeds_host_interval_s=0, feeds_max_response_bytes=1000, outbound_allow="127.0.0.1").feeds) as client:
         result = client.get(feed_server.url("/huge"))
     assert not result.ok and "larger than 1000 bytes" in result.error and result.content == b""
 
@@ -85,7 +85,7 @@ def test_the_client_applies_the_rate_limit_per_request(feed_server: FeedServer) 
         def wait(self, host: str) -> None:
             hosts.append(host)
 
-    with FeedClient(Settings().feeds, limiter=RecordingLimiter(0)) as client:
+    with FeedClient(Settings(outbound_allow="127.0.0.1").feeds, limiter=RecordingLimiter(0)) as client:
         client.get(feed_server.url("/feed"))
         client.get(feed_server.url("/feed"))
     assert hosts == ["127.0.0.1", "127.0.0.1"]

@@ -3,6 +3,7 @@ from datetime import datetime, timezone
 import pytest
 
 from ingest.feeds.parse import entry_key, html_to_text, normalise_url, parse_feed
+from newsstream.settings import PROJECT_ROOT
 from tests.ingest.feeds.conftest import CORPORA
 from tests.ingest.feeds.feedserver import Item, atom_feed, rss_feed
 
@@ -100,3 +101,56 @@ def test_real_feeds_in_latin1_are_decoded() -> None:
         pytest.skip(f"{path} is absent")
     feed = parse_feed(path.read_bytes(), source="uol", url="https://example.org/feed")
     assert "Líder na pesquisa Ibope" in feed.entries[0].summary
+
+
+# The shipped twins of the real-feed tests: our own small feeds (samples/feeds/) with the same kinds of
+# mess: namespaces (media, dc, feedburner, prism), HTML escaped or in CDATA, tracking pixels, utm_ and
+# fragment links, opaque guids, an xhtml Atom summary, an empty RSS 1.0 description beside content:encoded,
+# ISO-8859-1 declared with CRLF lines, and ISO-8859-1 with no XML declaration nor RSS version.
+SAMPLE_FEEDS_DIR = PROJECT_ROOT / "samples" / "feeds"
+SAMPLE_FEEDS = {  # file: (format, entries)
+    "wire-rss2.rss": ("rss20", 4),
+    "desk.atom": ("atom10", 3),
+    "science-rdf.rss": ("rss10", 3),
+    "latin1-declared.rss": ("rss20", 3),
+    "latin1-undeclared.rss": ("rss", 3),
+}
+
+
+def test_every_shipped_feed_is_listed() -> None:
+    assert sorted(path.name for path in SAMPLE_FEEDS_DIR.iterdir()) == sorted(SAMPLE_FEEDS)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLE_FEEDS))
+def test_every_shipped_feed_parses(name: str) -> None:
+    path = SAMPLE_FEEDS_DIR / name
+    feed = parse_feed(path.read_bytes(), source="sample", url="https://example.org/feed", content_type="application/xml")
+    assert (feed.format, len(feed.entries), feed.problem) == (*SAMPLE_FEEDS[name], None)
+    assert all(entry.key and entry.title for entry in feed.entries)
+    assert len({entry.key for entry in feed.entries}) == len(feed.entries)
+    assert all("<" not in entry.summary for entry in feed.entries)
+
+
+def test_shipped_rss2_feed_is_cleaned_up() -> None:
+    feed = parse_feed((SAMPLE_FEEDS_DIR / "wire-rss2.rss").read_bytes(), source="wire", url="https://example.org/feed")
+    strike, clean_air, fares, _live = feed.entries
+    assert (feed.title, feed.language) == ("Example Wire – World", "en-gb")
+    assert strike.key == strike.link == "https://wire.example.org/world/2026/mar/10/harbour-strike-ends"
+    assert strike.summary.startswith("Dockers at the port of Eastmouth") and "Continue reading" in strike.summary
+    assert strike.author == "Harriet Quill"
+    assert clean_air.key == "wire|wire-politics-20260310-0042"  # an opaque guid belongs to its source
+    assert clean_air.title == "Ministers’ “clean air” plan delayed again"
+    assert fares.title == "Rail fares: what changes on 1 April & who pays more"  # CDATA
+    assert fares.link == "https://wire.example.org/money/2026/mar/10/rail-fares-april"  # no #comments
+    assert "track(" not in fares.summary and "4.1% & off-peak" in fares.summary
+
+
+def test_shipped_feeds_in_latin1_are_decoded() -> None:
+    declared = parse_feed((SAMPLE_FEEDS_DIR / "latin1-declared.rss").read_bytes(), source="je", url="https://example.org/feed")
+    assert declared.title == "Jornal de Exemplo - Últimas Notícias"
+    assert declared.entries[0].title == "Câmara de Valdoura aprova orçamento com votos contra da oposição"
+    assert declared.entries[0].summary.startswith("A Câmara Municipal de Valdoura aprovou na terça-feira")
+    assert declared.entries[0].published_at == datetime(2026, 1, 7, 13, 47, tzinfo=timezone.utc)  # padded pubDate
+    undeclared = parse_feed((SAMPLE_FEEDS_DIR / "latin1-undeclared.rss").read_bytes(), source="ne", url="https://example.org/feed")
+    assert "a prefeita Márcia Tavares abre 12 pontos" in undeclared.entries[0].summary
+    assert undeclared.entries[2].title == "Exportações de café crescem 8% no trimestre"

@@ -10,7 +10,7 @@ from ingest.feeds.report import PollReport
 from ingest.feeds.seen import SeenSet
 from ingest.feeds.sources import FeedSource
 from ingest.feeds.state import SourceStates
-from newsstream.settings import Settings
+from newsstream.settings import PROJECT_ROOT, Settings
 from schemas import RawArticle
 from tests.ingest.feeds.conftest import CORPORA, MemoryTable
 from tests.ingest.feeds.feedserver import (
@@ -229,3 +229,15 @@ def test_run_forever_polls_until_stopped(newsroom: Newsroom) -> None:
     worker.join(timeout=60)
     assert not worker.is_alive()
     assert [(report.sent, report.already_seen) for report in reports] == [(2, 0), (0, 2)]
+
+
+def test_a_shipped_feed_served_locally_is_sent_entry_by_entry(newsroom: Newsroom) -> None:
+    """The shipped twin of the real-feed test: our own RSS 2.0 feed (samples/feeds/wire-rss2.rss)."""
+    newsroom.server.routes["/sample.rss"] = Route((PROJECT_ROOT / "samples" / "feeds" / "wire-rss2.rss").read_bytes())
+    sample = FeedSource(name="sample", url=newsroom.server.url("/sample.rss"))
+    first = newsroom.poller().poll(sample)
+    second = newsroom.poller().poll(sample)
+    assert (first.entries, first.sent, first.without_text) == (4, 4, 0)
+    assert (second.already_seen, second.sent) == (4, 0)
+    assert {article.metadata["language_hint"] for article in newsroom.sent} == {"en"}  # from <language>en-gb
+    assert all("<" not in article.body for article in newsroom.sent)

@@ -46,6 +46,36 @@ def test_an_invalid_rule_is_422_pointing_at_the_field(client, rule, where):  # n
     assert where in refused.json()["detail"]
 
 
+@pytest.mark.parametrize(("rule", "where"), [
+    ({"name": "big", "query": "x", "entity": "E" * 100_000}, "body.entity: String should have at most 200"),
+    ({"name": "big", "query": "x", "source": "S" * 1_000_000}, "body.source: String should have at most 200"),
+    ({"name": "big", "query": "x", "webhook": "https://hooks.example.org/" + "w" * 33_000}, "body.webhook"),
+    ({"name": "..", "query": "x"}, "body.name: Value error, a name made of dots"),
+    ({"name": "u", "query": "x", "webhook": "https://user:secret@hooks.example.org/a"}, "must not carry a user"),
+])
+def test_a_rule_over_any_limit_is_refused_and_never_live(client, rule, where):  # noqa: ANN001
+    refused = client.post("/alerts/rules", json=rule)
+    assert refused.status_code == 422 and where in refused.json()["detail"]
+    assert "secret" not in refused.text
+    assert rule["name"] not in rule_names(client)
+
+
+@pytest.mark.parametrize("webhook", ["http://127.0.0.1:9200/", "http://localhost:9092", "http://[::1]:9200/",
+                                     "http://0x7f000001:9200/", "http://0/", "http://169.254.169.254/latest/meta-data/"])
+def test_a_webhook_to_an_internal_address_is_refused_when_saved(client, webhook):  # noqa: ANN001
+    refused = client.post("/alerts/rules", json={"name": "inside", "query": "x", "webhook": webhook})
+    assert refused.status_code == 422 and refused.json()["detail"].startswith("webhook:")
+    assert "inside" not in rule_names(client)
+
+
+def test_a_removal_of_no_rule_publishes_nothing(client, service):  # noqa: ANN001
+    from clients.kafka import read_topic
+
+    before = sum(1 for _ in read_topic(service.settings.kafka, service.settings.topic_rules))
+    assert client.delete("/alerts/rules/never-there").status_code == 404
+    assert sum(1 for _ in read_topic(service.settings.kafka, service.settings.topic_rules)) == before
+
+
 def test_recent_alerts_are_empty_before_any_worker_matched(client):  # noqa: ANN001
     assert client.get("/alerts").json() == []
 

@@ -1,0 +1,91 @@
+"""Webhook delivery through the outbound-request guard, against local receivers."""
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from clients.outbound import OutboundPolicy
+from processors.webhooks import WebhookSender
+from schemas.alerts import Alert
+
+ALERT = Alert(id="a1", rule="sanctions", article_id="x", title="EU sanctions", language="en",
+              matched_terms=["sanction"], snippet="EU <mark>sanctions</mark>")
+
+
+class Receiver:
+    """A loopback HTTP server that records what it is sent; `redirect_to` makes it answer 307."""
+
+    def __init__(self, status: int = 200, redirect_to: str | None = None) -> None:
+        self.bodies: list[bytes] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                receiver.bodies.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                self.send_response(307 if redirect_to else status)
+                if redirect_to:
+                    self.send_header("Location", redirect_to)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:  # noqa: ANN002
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.port = self.http.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+
+    def close(self) -> None:
+        self.http.shutdown()
+        self.http.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.close()
+
+
+def deliver(policy: OutboundPolicy, url: str, attempts: int = 2) -> bool:
+    async def run() -> bool:
+        sender = WebhookSender(policy, attempts=attempts, first_delay_s=0.01)
+        try:
+            return await sender.deliver(url, ALERT)
+        finally:
+            await sender.close()
+    return asyncio.run(run())
+
+
+def test_an_allow_listed_receiver_gets_the_alert(receiver: Receiver) -> None:
+    assert deliver(OutboundPolicy(allow=(f"127.0.0.1:{receiver.port}",)), receiver.url)
+    assert [Alert.model_validate_json(body).id for body in receiver.bodies] == ["a1"]
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]", "0x7f000001", "0", "169.254.169.254"])
+def test_internal_addresses_are_never_reached(receiver: Receiver, host: str) -> None:
+    assert not deliver(OutboundPolicy(), receiver.url.replace("127.0.0.1", host))
+    assert receiver.bodies == []
+
+
+def test_a_redirect_is_not_followed(receiver: Receiver) -> None:
+    bouncer = Receiver(redirect_to=receiver.url)
+    try:
+        assert not deliver(OutboundPolicy(allow=(f"127.0.0.1:{bouncer.port}",)), bouncer.url, attempts=1)
+        assert len(bouncer.bodies) == 1 and receiver.bodies == []
+    finally:
+        bouncer.close()
+
+
+def test_a_failing_receiver_is_retried_then_given_up() -> None:
+    failing = Receiver(status=500)
+    try:
+        assert not deliver(OutboundPolicy(allow=(f"127.0.0.1:{failing.port}",)), failing.url, attempts=3)
+        assert len(failing.bodies) == 3
+    finally:
+        failing.close()
