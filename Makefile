@@ -9,10 +9,13 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-# Every dependency is pinned with its hash in requirements.lock (regenerate with `make lock`).
-$(STAMP): requirements.lock pyproject.toml
+# Every dependency is pinned with its hash in requirements.lock (regenerate with `make lock`); the
+# NER pipelines the project trains itself (models/) are installed from the wheels in the repo.
+MODEL_WHEELS := $(wildcard models/dist/*.whl)
+$(STAMP): requirements.lock pyproject.toml $(MODEL_WHEELS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(if $(MODEL_WHEELS),$(BIN)/pip install --quiet --no-deps --no-index $(MODEL_WHEELS))
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 

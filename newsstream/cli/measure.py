@@ -18,13 +18,20 @@ def eval_ner(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
     language: Annotated[Optional[str], typer.Option(help="language of the file (default: from its path)")] = None,
     limit: Annotated[Optional[int], typer.Option(help="only the first N sentences")] = None,
+    fold: Annotated[Optional[str], typer.Option(help="K/N: only sentences numbered i with i %% N == K "
+                                                     "(4/5: the held-out fifth of GermEval test)")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Exact-span entity precision, recall and F1 of the project's tagging on a gold NER file."""
     from newsstream.measure.ner import NerUnavailableError, evaluate_ner, render_ner_report
 
     try:
-        result = evaluate_ner(file, get_settings().pipeline, language=language, limit=limit)
+        k, n = (int(part) for part in fold.split("/")) if fold else (0, 1)
+    except ValueError:
+        fail(f"--fold takes K/N, such as 4/5, not {fold!r}")
+    try:
+        result = evaluate_ner(file, get_settings().pipeline, language=language, limit=limit,
+                              fold=(k, n) if fold else None)
     except NerUnavailableError as error:
         fail(str(error))
     print(json.dumps(result) if as_json else render_ner_report(result))

@@ -6,9 +6,9 @@ Formats (detected by content):
   IOB2) and the Europeana French newspapers ("token NE", IOB1, no sentence breaks at all: the file
   is cut into pseudo-sentences after each "." "!" "?" outside an entity).
 - germeval: GermEval 2014 TSV, `#` comment line per sentence, "index token outer inner"; the outer
-  layer is scored. `*deriv` (names turned into adjectives, "deutschen") count as misc, as CoNLL-2003
-  tags nationality adjectives MISC; `*part` (a name inside a compound word, "EU-Verordnung") count
-  as no entity: the token is not a name, and spaCy cannot tag a part of a token anyway.
+  layer is scored. `*deriv` (names turned into adjectives, "deutschen") and `*part` (a name inside a
+  compound word, "EU-Verordnung") count as no entity: the token is not a name (and spaCy cannot
+  tag a part of a token anyway).
 """
 from __future__ import annotations
 
@@ -31,10 +31,6 @@ GOLD_LABELS: dict[str, EntityLabel] = {
     "ORG": "organization",
     "MISC": "misc",
     "OTH": "misc",
-    "PERderiv": "misc",
-    "LOCderiv": "misc",
-    "ORGderiv": "misc",
-    "OTHderiv": "misc",
 }
 _SENTENCE_END = frozenset(".!?")
 # File-name words that name a language in the gold sets' own conventions ("eng.testb", "esp.testb").
@@ -198,8 +194,11 @@ def infer_language(path: Path, languages: Sequence[str]) -> str:
     raise ValueError(f"cannot tell the language of {path}; give it explicitly")
 
 
-def evaluate_ner(path: Path, config: PipelineConfig, language: str | None = None, limit: int | None = None) -> dict:
-    """Scores `tag_entities` on a gold file; `limit` keeps the first sentences only."""
+def evaluate_ner(path: Path, config: PipelineConfig, language: str | None = None, limit: int | None = None,
+                 fold: tuple[int, int] | None = None) -> dict:
+    """Scores `tag_entities` on a gold file; `fold` (k, n) keeps the sentences numbered i (from 0,
+    in file order) with i % n == k — the held-out fifth of GermEval's test file is (4, 5) —
+    and `limit` the first sentences of those."""
     language = language or infer_language(path, config.languages)
     if load_ner_pipeline(language, config.model_map) is None:
         configured = ", ".join(sorted(config.model_map)) or "none"
@@ -207,7 +206,10 @@ def evaluate_ner(path: Path, config: PipelineConfig, language: str | None = None
             f"no NER model is configured for {language!r} (configured: {configured}); "
             "not running another language's model on it"
         )
-    sentences = parse_gold(path.read_text(encoding="utf-8"))[:limit]
+    sentences = parse_gold(path.read_text(encoding="utf-8"))
+    if fold is not None:
+        sentences = [sentence for number, sentence in enumerate(sentences) if number % fold[1] == fold[0]]
+    sentences = sentences[:limit]
     started = time.perf_counter()
     predicted = predicted_spans(sentences, language, config)
     elapsed = time.perf_counter() - started

@@ -119,13 +119,12 @@ def test_conll_2002_iob2():
     assert _entities(sentences) == [(0, "EFECOM", "organization"), (0, "La Coruña", "location")]
 
 
-def test_germeval_outer_layer_deriv_is_misc_part_is_no_entity():
+def test_germeval_outer_layer_deriv_and_part_are_no_entity():
     sentences = parse_gold(GERMEVAL)
     assert [len(sentence.tokens) for sentence in sentences] == [10, 4]
     assert _entities(sentences) == [
         (0, "Bad Ems", "location"),
         (0, "Kolpingwerkes", "misc"),
-        (0, "deutschen", "misc"),
         (1, "Angela Merkel", "person"),
         (1, "Muck", "person"),
     ]
@@ -198,6 +197,15 @@ def test_scores_on_a_hand_made_example():
 )
 def test_language_is_inferred_from_the_path(path, language):
     assert infer_language(Path(path), CONFIG.languages) == language
+
+
+def test_a_fold_keeps_every_nth_sentence_from_the_kth(tmp_path):
+    path = tmp_path / "snippet.conll"
+    sentences = [[("Angela", "B-PER"), ("Merkel", "I-PER"), ("spoke", "O")], [("Paris", "B-LOC"), ("won", "O")],
+                 [("Berlin", "B-LOC"), ("lost", "O")]]
+    path.write_text("\n\n".join("\n".join(f"{t} {g}" for t, g in s) for s in sentences) + "\n", encoding="utf-8")
+    result = evaluate_ner(path, CONFIG, language="en", fold=(1, 2))
+    assert result["sentences"] == 1 and result["labels"]["location"]["support"] == 1
 
 
 def test_language_that_cannot_be_inferred_must_be_given():
