@@ -46,8 +46,8 @@ class Rule(BaseModel):
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ValueError("webhook must be an http:// or https:// URL with a host")
             if parts.username is not None or parts.password is not None:
-                raise ValueError("webhook must not carry a user or password (user:password@): "
-                                 "use a secret path or a signed body instead")
+                raise ValueError("webhook must not carry a user or password (user:password@); "
+                                 "put the receiver's token in its path instead")
         return webhook
 
 

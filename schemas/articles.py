@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 EntityLabel = Literal["person", "location", "organization", "misc"]
+
+MAX_METADATA_DEPTH = 16  # levels of objects and arrays in `metadata`, itself the first
 
 
 def _utcnow() -> datetime:
@@ -46,11 +50,60 @@ class RawArticle(BaseModel):
             raise ValueError("body is empty")
         return body
 
+    @field_validator("id")
+    @classmethod
+    def _id_is_addressable(cls, given: str) -> str:
+        # Clients resolve the path segments "." and ".." away: GET /articles/.. could never reach it.
+        if given in (".", ".."):
+            raise ValueError('an id cannot be "." or ".."')
+        return given
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_is_plain_json(cls, metadata: dict[str, Any]) -> dict[str, Any]:
+        _check_json_value(metadata)
+        try:
+            orjson.dumps(metadata)  # what encode_article does: every producer must be able to send it
+        except (TypeError, orjson.JSONEncodeError) as error:
+            raise ValueError(f"metadata cannot be sent as JSON: {error}") from None
+        return metadata
+
     @model_validator(mode="after")
     def _derive_id(self) -> "RawArticle":
         if not self.id:
             self.id = article_id(url=self.url, source=self.source, title=self.title, body=self.body)
         return self
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_json_value(value: Any) -> None:
+    """Raises ValueError for nesting past MAX_METADATA_DEPTH, a non-finite number (NaN, Infinity,
+    1e999: JSON has none and they would silently become null), a key that is not a string or a
+    string with a lone surrogate. Iterative: a value nested thousands deep must not recurse."""
+    pending: list[tuple[Any, int, str]] = [(value, 1, "metadata")]
+    while pending:
+        item, depth, where = pending.pop()
+        if isinstance(item, (dict, list, tuple)):
+            if depth > MAX_METADATA_DEPTH:
+                raise ValueError(f"metadata is nested more than {MAX_METADATA_DEPTH} levels deep (at {where})")
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    if not isinstance(key, str) or not _encodable(key):
+                        raise ValueError(f"{where} has a key that is not a valid string: {key!r}")
+                    pending.append((child, depth + 1, f"{where}.{key}"))
+            else:
+                pending.extend((child, depth + 1, f"{where}[{index}]") for index, child in enumerate(item))
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"{where} is {item}: only finite numbers can be sent as JSON")
+        elif isinstance(item, str) and not _encodable(item):
+            raise ValueError(f"{where} holds a lone surrogate (an invalid \\uD800-\\uDFFF escape)")
 
 
 class Mention(BaseModel):

@@ -10,6 +10,7 @@ from fastapi.security import APIKeyHeader
 from pydantic import SecretStr
 
 from newsstream.api.context import Context
+from newsstream.settings import Settings
 
 API_KEY_HEADER = "X-API-Key"
 _header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="the write key (or the read key, for reads)")
@@ -27,14 +28,34 @@ def _matches(given: str | None, *keys: SecretStr | None) -> bool:
     return any(hmac.compare_digest(given.encode(), key.get_secret_value().encode()) for key in keys if _configured(key))
 
 
-def require_write_key(context: Context, given: GivenKey) -> None:
-    key = context.settings.api_key
+def check_write_key(settings: Settings, given: str | None) -> None:
+    """Raises the 403 (no write key configured) or 401 (missing or wrong key) of a write; also
+    called by `guards.WriteGuard` before the request body is read."""
+    key = settings.api_key
     if not _configured(key):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "writes are disabled: this server has no API key; "
                             f"set NEWSSTREAM_API_KEY where the API runs and send it in the {API_KEY_HEADER} header")
     if not _matches(given, key):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"missing or wrong API key: send the write key in the "
                             f"{API_KEY_HEADER} header", headers={"WWW-Authenticate": API_KEY_HEADER})
+
+
+def require_write_key(context: Context, given: GivenKey) -> None:
+    check_write_key(context.settings, given)
+
+
+def check_operations_key(settings: Settings, given: str | None) -> None:
+    """With NEWSSTREAM_API_PROTECT_OPERATIONS, /healthz, /metrics and the docs need the read key or
+    the write key (a key that may read); with neither configured they are refused, not left open."""
+    if not settings.api_protect_operations:
+        return
+    if not (_configured(settings.api_read_key) or _configured(settings.api_key)):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "operations are protected (NEWSSTREAM_API_PROTECT_OPERATIONS) "
+                            "but this server has no key: set NEWSSTREAM_API_READ_KEY where the API runs")
+    if not _matches(given, settings.api_read_key, settings.api_key):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"this server needs an API key for operations and docs: "
+                            f"send the read key in the {API_KEY_HEADER} header (or as the key parameter)",
+                            headers={"WWW-Authenticate": API_KEY_HEADER})
 
 
 def _check_read(context: Context, given: str | None) -> None:

@@ -9,6 +9,7 @@ from kafka import KafkaProducer
 
 from clients.elasticsearch import make_client
 from clients.kafka import make_producer
+from newsstream.api.alert_stream import AlertHub, register_hub
 from newsstream.api.metrics import ApiMetrics
 from newsstream.settings import Settings
 
@@ -25,6 +26,9 @@ class ApiContext:
         self._producer_lock = threading.Lock()  # sync routes run in a thread pool
         # Set when the server is told to stop: event streams end instead of holding up the shutdown.
         self.stopping = threading.Event()
+        # The one consumer of the alerts topic that every live stream of this instance shares.
+        self.alerts = AlertHub(settings, self.stopping)
+        register_hub(self.alerts)
 
     def producer(self) -> KafkaProducer:
         with self._producer_lock:

@@ -1,14 +1,21 @@
 """Health: can the API reach Kafka and Elasticsearch, and how far behind is the worker group."""
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
+from elastic_transport import ConnectionTimeout, TransportError
+from elasticsearch import ApiError
 from kafka import TopicPartition
 from kafka.admin import KafkaAdminClient, OffsetSpec
+from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 from pydantic import BaseModel
 
 from clients.kafka import admin_client
+from clients.redact import redact_text, redact_url
 from newsstream.settings import Settings
+
+log = logging.getLogger("newsstream.api.health")
 
 CHECK_TIMEOUT_S = 3.0
 
@@ -52,20 +59,42 @@ def worker_lag(admin: KafkaAdminClient, group: str, topic: str) -> WorkerLag:
                      lag=sum(lag.values()), partition_lag=dict(sorted(lag.items())))
 
 
+def _kafka_problem(error: Exception) -> str:
+    if isinstance(error, (KafkaTimeoutError, KafkaConnectionError, TimeoutError)):
+        return "Kafka did not answer"
+    return f"Kafka could not be asked ({type(error).__name__})"
+
+
+def _elasticsearch_problem(error: Exception) -> str:
+    if isinstance(error, ConnectionTimeout):
+        return "Elasticsearch did not answer in time"
+    if isinstance(error, TransportError):
+        return "Elasticsearch is unreachable"
+    if isinstance(error, ApiError):
+        return f"Elasticsearch refused the health check ({error.meta.status})"
+    return f"Elasticsearch could not be asked ({type(error).__name__})"
+
+
 def check_health(settings: Settings, es: Any) -> Health:
+    """Each check says what happened, never where (addresses may carry credentials) nor the client
+    library's message: those go to the log, redacted."""
     unknown_lag = WorkerLag(group=settings.worker_app_id, topic=settings.topic_raw, state="Unknown", members=0,
                             lag=None, partition_lag={})
     try:
         with admin_client(settings.kafka, timeout_s=CHECK_TIMEOUT_S) as admin:
             worker = worker_lag(admin, settings.worker_app_id, settings.topic_raw)
-        kafka = Check(ok=True, detail=f"reachable at {settings.kafka_bootstrap_servers}")
+        kafka = Check(ok=True, detail="reachable")
     except Exception as error:  # noqa: BLE001 - any failure to answer is what this check reports
+        log.warning("health: Kafka at %s: %s", redact_text(settings.kafka_bootstrap_servers),
+                    redact_text(f"{type(error).__name__}: {error}"))
         worker = unknown_lag
-        kafka = Check(ok=False, detail=f"{settings.kafka_bootstrap_servers}: {type(error).__name__}: {error}")
+        kafka = Check(ok=False, detail=_kafka_problem(error))
     try:
         cluster = es.options(request_timeout=CHECK_TIMEOUT_S, max_retries=0).cluster.health()
         elasticsearch = Check(ok=cluster["status"] != "red", detail=f"cluster status {cluster['status']}")
     except Exception as error:  # noqa: BLE001 - as above
-        elasticsearch = Check(ok=False, detail=f"{settings.elasticsearch_url}: {type(error).__name__}: {error}")
+        log.warning("health: Elasticsearch at %s: %s", redact_url(settings.elasticsearch_url),
+                    redact_text(f"{type(error).__name__}: {error}"))
+        elasticsearch = Check(ok=False, detail=_elasticsearch_problem(error))
     status = "down" if not (kafka.ok and elasticsearch.ok) else "ok" if worker.members else "degraded"
     return Health(status=status, kafka=kafka, elasticsearch=elasticsearch, worker=worker)

@@ -1,6 +1,7 @@
 """Alert rules (list, add, remove), recent alerts, and live alerts as server-sent events."""
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -17,6 +18,7 @@ from processors.rulebook import InvalidRule, delete_rule, list_rules, publish_ru
 from schemas.alerts import Alert, Rule
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
+log = logging.getLogger("newsstream.api.alerts")
 
 RuleName = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9 _.-]+$")]
 
@@ -87,5 +89,5 @@ async def stream_alerts(
             elif rule is None or alert.rule == rule:
                 yield ServerSentEvent(event="alert", id=alert.id, data=alert)
     except KafkaError as error:
-        yield ServerSentEvent(event="unavailable", data={"detail": f"cannot follow {topic} on Kafka at "
-                              f"{context.settings.kafka_bootstrap_servers}: {type(error).__name__}: {error}"})
+        log.warning("alert stream: cannot follow %s: %s: %s", topic, type(error).__name__, error)
+        yield ServerSentEvent(event="unavailable", data={"detail": f"cannot follow {topic}: Kafka did not answer"})

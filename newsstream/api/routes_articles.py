@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, status
 from pydantic import BaseModel, Field, RootModel, model_validator
 
-from ingest.producer import produce_articles
+from ingest.producer import encode_article, produce_articles
 from newsstream.api.auth import require_read_key, require_write_key
 from newsstream.api.context import Context
 from processors.index import article_from_document
@@ -15,6 +15,7 @@ from schemas import EnrichedArticle, RawArticle
 router = APIRouter(tags=["articles"])
 
 MAX_ARTICLES_PER_REQUEST = 1000
+ENVELOPE_BYTES = 64 * 1024  # title, metadata… beside the body: what the worker takes (processors/pipeline.py)
 
 
 class ArticleBatch(RootModel[list[RawArticle]]):
@@ -45,15 +46,32 @@ def get_article(
     return article_from_document(found["_source"])
 
 
+def _refuse_oversized(articles: list[RawArticle], max_body_bytes: int) -> None:
+    """413 naming the first article the worker would refuse for its size, before anything is produced."""
+    for index, article in enumerate(articles):
+        body_bytes = len(article.body.encode("utf-8"))
+        if body_bytes > max_body_bytes:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"body[{index}].body: {body_bytes} bytes, over the "
+                                f"limit of {max_body_bytes} bytes (NEWSSTREAM_MAX_BODY_BYTES); nothing was accepted")
+        encoded = len(encode_article(article))
+        if encoded > max_body_bytes + ENVELOPE_BYTES:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"body[{index}]: {encoded} bytes as JSON, over the "
+                                f"limit of {max_body_bytes + ENVELOPE_BYTES} bytes (the body's limit and "
+                                f"{ENVELOPE_BYTES} bytes for the other fields); nothing was accepted")
+
+
 @router.post("/articles", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted,
-             dependencies=[Depends(require_write_key)])
+             dependencies=[Depends(require_write_key)],
+             responses={413: {"description": "the request, or one article, is over the size limit"}})
 def ingest_articles(
     context: Context,
     articles: Annotated[ArticleBatch, Body(description=f"a raw article, or a list of at most "
                                                        f"{MAX_ARTICLES_PER_REQUEST}; `body` is required")],
 ) -> Accepted:
-    """Sends the articles to the raw topic; they are searchable once a worker has processed them."""
+    """Sends the articles to the raw topic; they are searchable once a worker has processed them.
+    The whole list is checked first: one invalid or oversized article and nothing is sent."""
     settings = context.settings
+    _refuse_oversized(articles.root, settings.max_body_bytes)
     ids = produce_articles(context.producer(), settings.topic_raw, articles.root)
     context.metrics.ingested.inc(len(ids))
     return Accepted(accepted=len(ids), ids=ids)

@@ -1,13 +1,28 @@
-"""Operations: `GET /healthz` for probes and `GET /metrics` for Prometheus."""
+"""Operations: `GET /livez` (always open: the process answers), `GET /healthz` for probes and
+`GET /metrics` for Prometheus (these two need a key with NEWSSTREAM_API_PROTECT_OPERATIONS, see
+guards.OperationsGuard)."""
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Response, status
+from pydantic import BaseModel
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from newsstream.api.context import Context
 from newsstream.api.health import Health, check_health
 
 router = APIRouter(tags=["operations"])
+
+
+class Alive(BaseModel):
+    status: Literal["alive"] = "alive"
+
+
+@router.get("/livez", response_model=Alive)
+async def livez() -> Alive:
+    """200 while the process serves requests; asks nothing of Kafka or Elasticsearch and needs no key."""
+    return Alive()
 
 
 @router.get("/healthz", response_model=Health,

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
-from pydantic import ValidationError, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic import StringConstraints, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
 from pydantic_core import PydanticCustomError
 
 from newsstream.api.auth import require_read_key
@@ -16,6 +16,8 @@ router = APIRouter(tags=["search"], dependencies=[Depends(require_read_key)])
 
 MAX_PAGE_SIZE = 100
 MAX_NAMES = 20  # values of one repeatable filter: each is a clause of the query
+MAX_NAME_LENGTH = 200  # characters of one filter value (Elasticsearch refuses terms past 32766 bytes)
+Name = Annotated[str, StringConstraints(max_length=MAX_NAME_LENGTH)]
 
 
 def _one_message(value: Any, handler: ValidatorFunctionWrapHandler) -> date | datetime:
@@ -36,16 +38,18 @@ def search(
     q: Annotated[str, Query(max_length=1000, description="words to find, in any of their forms and languages; "
                                                           "`*` or nothing lists the newest articles")] = "*",
     lang: Annotated[str | None, Query(pattern=r"^[a-z]{2,3}$", description="only articles in this language")] = None,
-    entity: Annotated[list[str] | None, Query(max_length=MAX_NAMES, description="only articles naming this "
+    entity: Annotated[list[Name] | None, Query(max_length=MAX_NAMES, description="only articles naming this "
                                               "person, place, organisation… (repeat: all of them)")] = None,
-    person: Annotated[list[str] | None, Query(max_length=MAX_NAMES, description="only articles naming this "
+    person: Annotated[list[Name] | None, Query(max_length=MAX_NAMES, description="only articles naming this "
                                               "person (repeatable)")] = None,
-    location: Annotated[list[str] | None, Query(max_length=MAX_NAMES, description="only articles naming this "
+    location: Annotated[list[Name] | None, Query(max_length=MAX_NAMES, description="only articles naming this "
                                                 "place (repeatable)")] = None,
-    organization: Annotated[list[str] | None, Query(max_length=MAX_NAMES, description="only articles naming "
+    organization: Annotated[list[Name] | None, Query(max_length=MAX_NAMES, description="only articles naming "
                                                     "this organisation (repeatable)")] = None,
-    agency: Annotated[str | None, Query(max_length=200, description="only articles credited to this agency")] = None,
-    source: Annotated[str | None, Query(max_length=200, description="only articles from this source")] = None,
+    agency: Annotated[str | None, Query(max_length=MAX_NAME_LENGTH,
+                                        description="only articles credited to this agency")] = None,
+    source: Annotated[str | None, Query(max_length=MAX_NAME_LENGTH,
+                                        description="only articles from this source")] = None,
     published_from: Annotated[DateOrTime | None, Query(alias="from", description="published on or after "
                                                             "(a date, or a date and time)")] = None,
     published_to: Annotated[DateOrTime | None, Query(alias="to", description="published on or before (a date "

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from newsstream.settings import get_settings
-from newsstream.cli.common import parse_duration
+from newsstream.cli.common import JsonLines, Since, parse_duration
 from newsstream.render import render_alert
 from newsstream.search import stored_alerts
 from schemas.alerts import Alert
@@ -127,9 +127,9 @@ def test_query(
 @alerts_app.command("tail")
 def tail(
     rule: Annotated[Optional[str], typer.Option(help="only this rule's alerts")] = None,
-    since: Annotated[Optional[str], typer.Option(help="stored alerts from this long ago (30s, 15m, 2h, 7d)")] = None,
+    since: Since = None,
     follow: Annotated[bool, typer.Option("--follow/--no-follow", help="keep printing new alerts")] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="one JSON object a line")] = False,
+    as_json: JsonLines = False,
 ) -> None:
     """Print stored alerts, then follow new ones as they arrive (like tail -f)."""
     from clients.kafka import follow_topic

@@ -7,12 +7,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO, Annotated, NoReturn, Optional
 
 import typer
 from rich.console import Console
 
 console = Console(stderr=True)
+
+# A look-back option shared by the commands that list what happened recently.
+Since = Annotated[Optional[str], typer.Option(help="only from this long ago (30s, 15m, 2h, 7d)")]
+JsonLines = Annotated[bool, typer.Option("--json", help="one JSON object a line")]
 
 
 def fail(message: str) -> NoReturn:

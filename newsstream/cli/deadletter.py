@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from clients.kafka import read_topic
-from newsstream.cli.common import parse_duration
+from newsstream.cli.common import JsonLines, Since, parse_duration
 from newsstream.settings import Settings, get_settings
 from schemas import DeadLetter
 
@@ -46,8 +46,8 @@ def _since(duration: str | None) -> datetime | None:
 @deadletter_app.command("list")
 def list_dead_letters(
     stage: Annotated[Optional[str], typer.Option(help="only those from this stage (validate, clean, …)")] = None,
-    since: Annotated[Optional[str], typer.Option(help="only those from this long ago (30s, 15m, 2h, 7d)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="one JSON object a line")] = False,
+    since: Since = None,
+    as_json: JsonLines = False,
 ) -> None:
     """List dead letters: when, which stage, why, and the start of the original message."""
     letters = [stored.letter for stored in selected(read_dead_letters(get_settings()), stage, _since(since))]
@@ -66,7 +66,7 @@ def list_dead_letters(
 @deadletter_app.command("replay")
 def replay_dead_letters(
     stage: Annotated[Optional[str], typer.Option(help="only those from this stage")] = None,
-    since: Annotated[Optional[str], typer.Option(help="only those from this long ago (30s, 15m, 2h, 7d)")] = None,
+    since: Since = None,
     again: Annotated[bool, typer.Option("--again", help="also those replayed before")] = False,
 ) -> None:
     """Feed the original messages back into articles.raw (after a fix); failures come back here.

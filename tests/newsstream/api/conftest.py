@@ -10,10 +10,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
 import pytest
+from fastapi import FastAPI
 from pydantic import SecretStr
 
 from ingest.readers import InputError, read_articles
@@ -29,9 +31,10 @@ SEED = SHARED / "samples" / "seed-wire-dump.txt"
 
 
 @contextmanager
-def serve(settings: Settings) -> Iterator[str]:
-    """`create_api(settings)` served as `newsstream api` serves it, in a thread; yields its base URL."""
-    server = ApiServer(create_api(settings), host="127.0.0.1", port=0, log_level="warning")
+def serve_app(app: FastAPI, **options: Any) -> Iterator[str]:
+    """`app` served as `newsstream api` serves it (ApiServer, `options` passed on), in a thread;
+    yields its base URL."""
+    server = ApiServer(app, host="127.0.0.1", port=0, log_level="warning", **options)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
     while not server.started:
@@ -43,6 +46,13 @@ def serve(settings: Settings) -> Iterator[str]:
     finally:
         server.handle_exit(signal.SIGTERM, None)
         thread.join(timeout=30)
+
+
+@contextmanager
+def serve(settings: Settings) -> Iterator[str]:
+    """`create_api(settings)` served as `newsstream api` serves it, in a thread; yields its base URL."""
+    with serve_app(create_api(settings)) as url:
+        yield url
 
 
 def with_keys(settings: Settings, write: str | None = WRITE_KEY, read: str | None = None) -> Settings:
