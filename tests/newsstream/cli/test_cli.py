@@ -1,0 +1,51 @@
+"""The command line without the stack: what each group answers to good and bad input."""
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from newsstream.cli.main import app
+from newsstream.settings import PROJECT_ROOT
+
+runner = CliRunner()
+
+
+def said(result) -> str:  # noqa: ANN001 - the console wraps long lines
+    return " ".join(result.output.split())
+
+
+def test_enrich_runs_the_stages_in_process_on_the_samples() -> None:
+    result = runner.invoke(app, ["enrich", str(PROJECT_ROOT / "samples" / "articles-de-es.jsonl"), "--json"])
+    assert result.exit_code == 0, result.output
+    articles = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert {article["language"] for article in articles} == {"de", "es"}
+
+
+def test_schema_exports_the_models() -> None:
+    result = runner.invoke(app, ["schema"])
+    assert result.exit_code == 0 and set(json.loads(result.stdout)) == {"RawArticle", "EnrichedArticle", "DeadLetter"}
+
+
+def test_an_invalid_rule_is_refused_before_kafka_is_asked() -> None:
+    result = runner.invoke(app, ["alerts", "add", "broken", "--query", "(sanctions AND"],
+                           env={"NEWSSTREAM_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
+    assert result.exit_code == 2 and "invalid query" in said(result)
+    refused = runner.invoke(app, ["alerts", "add", "inside", "--query", "x", "--webhook", "http://127.0.0.1:9200/"],
+                            env={"NEWSSTREAM_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
+    assert refused.exit_code == 2 and "invalid rule: webhook:" in said(refused)
+
+
+def test_eval_ner_says_what_a_fold_must_look_like(tmp_path) -> None:  # noqa: ANN001
+    gold = tmp_path / "gold.conll"
+    gold.write_text("Paris B-LOC\n", encoding="utf-8")
+    result = runner.invoke(app, ["measure", "eval-ner", str(gold), "--language", "en", "--fold", "fifth"])
+    assert result.exit_code == 1 and "--fold takes K/N" in said(result)
+
+
+def test_every_group_lists_its_commands() -> None:
+    for group, commands in {"stack": ("up", "down", "status"), "alerts": ("add", "rm", "list", "test", "tail"),
+                            "deadletter": ("list", "replay"), "feeds": ("once", "run", "status"),
+                            "measure": ("eval-ner", "eval-langid", "bench", "bench-alerts", "codecs")}.items():
+        result = runner.invoke(app, [group, "--help"])
+        assert result.exit_code == 0 and all(command in result.output for command in commands), group
