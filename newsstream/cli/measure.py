@@ -52,14 +52,14 @@ def eval_langid(
 @measure_app.command()
 def bench(
     articles: Annotated[int, typer.Option(help="articles per measured system")] = 2000,
-    corpus: Annotated[Optional[Path], typer.Option(exists=True, dir_okay=False,
-                                                   help="JSON Lines articles (default: the samples)")] = None,
+    corpus: Annotated[Optional[list[Path]], typer.Option(exists=True, dir_okay=False, help="JSON Lines "
+                                                         "articles, repeatable to mix (default: the samples)")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Throughput and latency: in-process spaCy, a naive consumer and the service, side by side."""
     from newsstream.measure.bench import render_bench, run_bench
 
-    result = run_bench(get_settings(), articles, corpus)
+    result = run_bench(get_settings(), articles, corpus or ())
     print(json.dumps(result) if as_json else render_bench(result))
 
 
@@ -86,8 +86,8 @@ def bench_alerts(
 
 @measure_app.command()
 def codecs(
-    corpus: Annotated[Optional[Path], typer.Option(exists=True, dir_okay=False,
-                                                   help="JSON Lines articles (default: the samples)")] = None,
+    corpus: Annotated[Optional[list[Path]], typer.Option(exists=True, dir_okay=False, help="JSON Lines "
+                                                         "articles, repeatable (default: the samples)")] = None,
     articles: Annotated[int, typer.Option(help="articles produced per codec")] = 1000,
     repeats: Annotated[int, typer.Option(help="runs per codec; the median is shown")] = 3,
 ) -> None:
@@ -98,5 +98,15 @@ def codecs(
     from newsstream.measure.codecs import measure_codecs, render_codecs
 
     settings = get_settings()
-    payloads = [(article.id.encode(), encode_article(article)) for article in copies(load_rows(corpus), articles, "z")]
+    rows = load_rows(corpus or ())
+    payloads = [(article.id.encode(), encode_article(article)) for article in copies(rows, articles, "z")]
     print(render_codecs(measure_codecs(settings.kafka, settings.state_dir / "kafka-data", payloads, repeats)))
+
+
+@measure_app.command()
+def models(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Each configured NER model: size on disk, load time, tokens/s and the RSS of a process holding it."""
+    from newsstream.measure.models import measure_models, render_models
+
+    result = measure_models(get_settings().pipeline)
+    print(json.dumps(result) if as_json else render_models(result))

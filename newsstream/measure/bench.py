@@ -11,6 +11,7 @@ the pending ids searched for, so that watching costs Elasticsearch little of the
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import multiprocessing
@@ -75,10 +76,12 @@ def default_variants() -> tuple[ServiceVariant, ...]:
 # --- Articles ---------------------------------------------------------------------------------
 
 
-def load_rows(corpus: Path | None) -> list[dict[str, Any]]:
-    """JSON Lines rows (title, body, and id, url, source, lang, … when present)."""
-    text = (corpus or SAMPLES).read_text(encoding="utf-8")
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+def load_rows(corpora: Sequence[Path] = ()) -> list[dict[str, Any]]:
+    """JSON Lines rows (title, body, and id, url, source, lang, … when present) of each corpus,
+    interleaved (one of each in turn) so that any prefix mixes them; the samples by default."""
+    files = [[json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+             for path in (corpora or [SAMPLES])]
+    return [row for group in itertools.zip_longest(*files) for row in group if row is not None]
 
 
 def row_languages(rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -299,7 +302,7 @@ def _ratio(numerator: dict[str, Any], denominator: dict[str, Any]) -> float:
 def run_bench(
     settings: Settings,
     articles: int = 2000,
-    corpus: Path | None = None,
+    corpora: Sequence[Path] = (),
     *,
     variants: Sequence[ServiceVariant] | None = None,
     latency_s: float = 25.0,
@@ -310,7 +313,7 @@ def run_bench(
     worker with one NLP process, one with one per core, one worker per core), side by side; the
     fastest variant is `service`, and its run at half its rate for `latency_s` gives `latency_ms`.
     `service_settings` are further settings for the service's workers (e.g. batch_size)."""
-    rows = load_rows(corpus)
+    rows = load_rows(corpora)
     languages = row_languages(rows)
     measured = copies(rows, articles, "c")
     progress(f"in-process baseline: {articles} bodies through spaCy's default pipelines")
@@ -338,7 +341,7 @@ def run_bench(
     return {
         "articles": articles,
         "words": sum(map(body_words, measured)),
-        "corpus": str(corpus) if corpus else f"samples ({len(rows)} articles, repeated)",
+        "corpus": " + ".join(map(str, corpora)) if corpora else f"samples ({len(rows)} articles, repeated)",
         "cores": os.cpu_count(),
         "baseline_inprocess": inprocess,
         "baseline_naive": naive,
