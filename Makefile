@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test stack-up stack-down lock clean
+.PHONY: setup run test stack-up stack-down lock clean models
 
 setup: $(STAMP)
 
@@ -18,6 +18,10 @@ $(STAMP): requirements.lock pyproject.toml $(MODEL_WHEELS)
 	$(if $(MODEL_WHEELS),$(BIN)/pip install --quiet --no-deps --no-index $(MODEL_WHEELS))
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+# Retrains one of the project's NER pipelines: make models LANG=de DATA=/path/to/gold (models/README.md).
+models: setup
+	OMP_NUM_THREADS=1 $(BIN)/newsstream measure train-ner $(LANG) --data $(DATA)
 
 lock:
 	$(BIN)/pip install --quiet uv

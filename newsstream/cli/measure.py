@@ -110,3 +110,19 @@ def models(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
     result = measure_models(get_settings().pipeline)
     print(json.dumps(result) if as_json else render_models(result))
+
+
+@measure_app.command("train-ner")
+def train_ner(
+    lang: Annotated[str, typer.Argument(help="de, es, nl, … (models/configs/LANG.cfg)")],
+    data: Annotated[Path, typer.Option(exists=True, file_okay=False, help="the gold files (models/README.md)")],
+    germeval_test: Annotated[Optional[Path], typer.Option(help="German: the GermEval 2014 test file to re-split "
+                                                               "(default: ../shared/corpora/ner/de/NER-de-test.tsv)")] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+    package: Annotated[bool, typer.Option("--package/--no-package", help="build the wheel into models/dist")] = True,
+) -> None:
+    """Train one of the project's own NER pipelines: prepare the splits, train, package (models/README.md)."""
+    from newsstream.measure import train_ner as recipe
+
+    args = [lang, "--data", str(data), "--seed", str(seed), *(["--no-package"] if not package else [])]
+    recipe.main([*args, *(["--germeval-test", str(germeval_test)] if germeval_test else [])])

@@ -1,0 +1,321 @@
+"""Train the project's own spaCy NER pipelines (`de_newsstream_ner`, `es_newsstream_ner`, ...).
+
+The recipe, step by step, so that `make models` can rerun it:
+
+1. `prepare(lang, data_dir)` reads the gold files in `data_dir` (formats below) and writes
+   `train.spacy` and `dev.spacy` there (and for German `heldout.tsv`, the evaluation fifth).
+2. `train(lang, data_dir, out_dir, config_path, seed)` runs spaCy's own training loop; the dev
+   split picks the best checkpoint (`out_dir/model-best`). The test files are never read here.
+3. `package(model_dir, lang, dist_dir)` builds `<lang>_newsstream_ner-<version>-py3-none-any.whl`.
+
+Formats: CoNLL-2002/2003 columns (token first, NE tag last, IOB1 or IOB2, with or without POS),
+GermEval 2014 TSV (outer layer; `*deriv` -> MISC, `*part` -> O, OTH -> MISC, as the project's
+`eval-ner` scores them) and WikiANN as in davidsbatista/NER-datasets (`lang:token TAG`).
+
+Only spaCy is imported: the rest of the project must not be needed to rebuild a model.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+VERSION = "0.1.0"
+NAME = "newsstream_ner"
+LABELS = ("PER", "LOC", "ORG", "MISC")
+REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
+
+# The project's tagging path turns typographic quotes and dashes into ASCII before the model sees
+# the text (processors.clean.normalise_for_nlp); the training text gets the same, one char for one.
+_ASCII = str.maketrans(
+    {
+        **dict.fromkeys("’‘‚‛′‹›´", "'"),
+        **dict.fromkeys("«»“”„‟″‶〝〞", '"'),
+        **dict.fromkeys("‐‑‒–—―−", "-"),
+        "…": ".",
+    }
+)
+_TAG_MAP = {"PER": "PER", "LOC": "LOC", "ORG": "ORG", "MISC": "MISC", "OTH": "MISC"}
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """Tokens with IOB2 tags over LABELS; `source` keeps the original lines where a file is rewritten."""
+
+    tokens: tuple[str, ...]
+    tags: tuple[str, ...]
+    source: str = ""
+
+
+def normalise_tag(tag: str) -> tuple[str, str]:
+    """(prefix, label) of a gold tag in our four labels; ("O", "") for anything not scored as a name.
+
+    GermEval's `*deriv` ("deutschen") become MISC like CoNLL's nationality adjectives; `*part`
+    ("EU-Verordnung") become O: the token is not a name and spaCy cannot tag part of a token.
+    """
+    prefix, _, kind = tag.partition("-")
+    if not kind or tag == "O" or kind.endswith("part"):
+        return "O", ""
+    if kind.endswith("deriv"):
+        return prefix, "MISC"
+    label = _TAG_MAP.get(kind)
+    return (prefix, label) if label else ("O", "")
+
+
+def to_iob2(tags: Sequence[str]) -> tuple[str, ...]:
+    """IOB2 tags over LABELS from IOB1, IOB2 or GermEval tags: an I- after another type starts an entity."""
+    out: list[str] = []
+    previous = ""
+    for tag in tags:
+        prefix, label = normalise_tag(tag)
+        if not label:
+            out.append("O")
+        elif prefix == "I" and previous == label:
+            out.append(f"I-{label}")
+        else:
+            out.append(f"B-{label}")
+        previous = label
+    return tuple(out)
+
+
+def read_conll(path: Path) -> list[Sentence]:
+    """CoNLL-2002/2003-style columns: token first, tag last, blank line between sentences."""
+    sentences: list[Sentence] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
+        columns = line.split()
+        if columns and columns[0] != "-DOCSTART-":
+            tokens.append(columns[0])
+            tags.append(columns[-1])
+        elif tokens:
+            sentences.append(Sentence(tuple(tokens), to_iob2(tags)))
+            tokens, tags = [], []
+    return sentences
+
+
+def read_wikiann(path: Path) -> list[Sentence]:
+    """WikiANN as in davidsbatista/NER-datasets: `lang:token TAG` columns (silver, Wikipedia links)."""
+    return [
+        Sentence(tuple(token.partition(":")[2] or token for token in sentence.tokens), sentence.tags)
+        for sentence in read_conll(path)
+    ]
+
+
+_EUROPEANA_LABELS = ("PER", "LOC", "ORG")
+
+
+def read_europeana(path: Path, max_tokens: int = 80) -> list[Sentence]:
+    """Europeana Newspapers NER (`EuropeanaNewspapers/ner-corpora`, `enp_DE.*.bio`): `token TAG` lines.
+
+    Historic OCR text, gold tags over PER/LOC/ORG only (IOB1, I- may open an entity; stray tags
+    such as `B-PEr`, `B_LOC`, `B-BER` are repaired or dropped to O); lines that are not two columns
+    (file names, URLs) are skipped. The files have no sentence breaks: a sentence ends after a
+    `.`, `!` or `?` token, or (outside an entity) once it reaches `max_tokens`.
+    """
+    sentences: list[Sentence] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+
+    def flush() -> None:
+        if tokens:
+            sentences.append(Sentence(tuple(tokens), to_iob2(tags)))
+        tokens.clear()
+        tags.clear()
+
+    for line in path.read_text(encoding="utf-8").splitlines():
+        columns = line.split()
+        if len(columns) != 2:
+            continue
+        token, tag = columns[0], columns[1].upper().replace("_", "-").replace(".", "-")
+        prefix, _, label = tag.partition("-")
+        if prefix not in ("B", "I") or label not in _EUROPEANA_LABELS:
+            tag = "O"
+        if tag == "O" and len(tokens) >= max_tokens:
+            flush()
+        tokens.append(token)
+        tags.append(tag)
+        if token in (".", "!", "?"):
+            flush()
+    flush()
+    return sentences
+
+
+def read_germeval(path: Path) -> list[Sentence]:
+    """GermEval 2014 TSV: `#` line per sentence, then `index token outer nested`; the outer layer."""
+    sentences: list[Sentence] = []
+    lines: list[str] = []
+    for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
+        if line.strip():
+            lines.append(line)
+            continue
+        rows = [row.split("\t") for row in lines if row.split("\t")[0].isdigit()]
+        if rows:
+            tokens = tuple(row[1] for row in rows)
+            sentences.append(Sentence(tokens, to_iob2([row[2] for row in rows]), "\n".join(lines) + "\n"))
+        lines = []
+    return sentences
+
+
+def germeval_split(path: Path) -> tuple[list[Sentence], list[Sentence]]:
+    """(train pool, held-out) of the GermEval 2014 test file: sentence i (from 0) is held out iff i % 5 == 4.
+
+    GermEval's own train file is not available anywhere, so its test file is re-split; the held-out
+    fifth (1,020 of 5,100 sentences) is the German evaluation set and is never trained or tuned on.
+    """
+    sentences = read_germeval(path)
+    return (
+        [s for i, s in enumerate(sentences) if i % 5 != 4],
+        [s for i, s in enumerate(sentences) if i % 5 == 4],
+    )
+
+
+def write_germeval(sentences: Iterable[Sentence], path: Path) -> None:
+    """The sentences' original GermEval lines, so `newsstream eval-ner` reads the file as the original."""
+    path.write_text("".join(f"{s.source}\n" for s in sentences), encoding="utf-8")
+
+
+def to_docbin(sentences: Iterable[Sentence], lang: str, path: Path) -> int:
+    """One Doc per sentence in a DocBin at `path`; returns the number of sentences written."""
+    import spacy
+    from spacy.tokens import Doc, DocBin
+
+    nlp = spacy.blank(lang)
+    docbin = DocBin(store_user_data=False)
+    count = 0
+    for sentence in sentences:
+        words = [token.translate(_ASCII) for token in sentence.tokens]
+        docbin.add(Doc(nlp.vocab, words=words, ents=list(sentence.tags)))
+        count += 1
+    path.parent.mkdir(parents=True, exist_ok=True)
+    docbin.to_disk(path)
+    return count
+
+
+def _alternate(sentences: Sequence[Sentence]) -> tuple[list[Sentence], list[Sentence]]:
+    """(even, odd) sentences: halves of one file that cover its whole range of documents and dates."""
+    return list(sentences[0::2]), list(sentences[1::2])
+
+
+def prepare(lang: str, data_dir: Path, germeval_test: Path | None = None, europarl: bool = False,
+            europeana: bool = False, germeval_repeat: int = 1, out_dir: Path | None = None) -> dict[str, int]:
+    """Writes `train.spacy` / `dev.spacy` (and German `heldout.tsv`) in `data_dir`; sentence counts.
+
+    de: train = GermEval test minus held-out fifth (4,080) + odd GermEval dev sentences (1,100);
+        dev = even GermEval dev sentences (1,100). `europarl` adds EuroParl German NER train
+        (`europarl-train.tsv`, 3,184): off, because it lowered the dev F (0.566 vs 0.580, config B,
+        dropout 0.1).
+    es, nl, ...: train = `<x>.train`, dev = `<x>.testa` (CoNLL-2002); `testb` is never read here.
+    it, pt, ...: WikiANN `train` / `dev` (silver), if no gold train set is given.
+    """
+    counts: dict[str, int] = {}
+    if lang == "de":
+        pool, heldout = germeval_split(germeval_test or data_dir / "NER-de-test.tsv")
+        write_germeval(heldout, data_dir / "heldout.tsv")
+        dev, dev_train = _alternate(read_germeval(data_dir / "NER-de-dev.tsv"))
+        extra = read_conll(data_dir / "europarl-train.tsv") if europarl else []
+        enp = [s for name in ("lft", "onb", "sbb") for s in read_europeana(data_dir / f"enp_DE.{name}.bio")] if europeana else []
+        counts |= {"germeval_test_pool": len(pool), "germeval_dev_train": len(dev_train), "europarl": len(extra),
+                   "europeana": len(enp), "germeval_repeat": germeval_repeat}
+        counts["heldout"] = len(heldout)
+        train_sents, dev_sents = (pool + dev_train) * germeval_repeat + extra + enp, dev
+    elif (data_dir / "train").exists() and not any(data_dir.glob("*.train")):
+        train_sents, dev_sents = read_wikiann(data_dir / "train"), read_wikiann(data_dir / "dev")
+    else:
+        prefix = {"es": "esp", "nl": "ned"}.get(lang, lang)
+        train_sents = read_conll(data_dir / f"{prefix}.train")
+        dev_sents = read_conll(data_dir / f"{prefix}.testa")
+    out_dir = out_dir or data_dir
+    counts["train"] = to_docbin(train_sents, lang, out_dir / "train.spacy")
+    counts["dev"] = to_docbin(dev_sents, lang, out_dir / "dev.spacy")
+    return counts
+
+
+def train(lang: str, data_dir: Path, out_dir: Path, config_path: Path | None = None, seed: int = 0,
+          overrides: dict[str, object] | None = None) -> float:
+    """spaCy training on `data_dir/{train,dev}.spacy` into `out_dir`; returns the wall time in seconds.
+
+    The config's `ner` has its own tok2vec (no shared `tok2vec` listener) because the project loads
+    NER pipelines with `exclude=["tok2vec", ...]`, like the sm models where that does not matter.
+    """
+    from spacy.cli.train import train as spacy_train
+
+    config_path = config_path or REPO_MODELS / "configs" / f"{lang}.cfg"
+    settings: dict[str, object] = {
+        "paths.train": str(data_dir / "train.spacy"),
+        "paths.dev": str(data_dir / "dev.spacy"),
+        "system.seed": seed,
+        **(overrides or {}),
+    }
+    started = time.perf_counter()
+    spacy_train(config_path, out_dir, overrides=settings)
+    return time.perf_counter() - started
+
+
+def package(model_dir: Path, lang: str, dist_dir: Path | None = None, version: str = VERSION) -> Path:
+    """Builds the wheel `<lang>_newsstream_ner-<version>-py3-none-any.whl` into `dist_dir`; its path.
+
+    A wheel (not the model folder) is what gets versioned: it installs offline with
+    `pip install --no-deps models/dist/*.whl` and loads by name with `spacy.load`.
+    """
+    import tempfile
+
+    from spacy.cli.package import package as spacy_package
+
+    dist_dir = dist_dir or REPO_MODELS / "dist"
+    dist_dir.mkdir(parents=True, exist_ok=True)
+    meta = json.loads((model_dir / "meta.json").read_text(encoding="utf-8"))
+    meta |= {
+        "name": NAME, "version": version, "license": "research use only (see models/PROVENANCE.md)",
+        "author": "newsstream", "description": f"newsstream NER ({lang}): PER, LOC, ORG, MISC",
+        "url": "", "email": "",
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        meta_path = Path(tmp) / "meta.json"
+        meta_path.write_text(json.dumps(meta), encoding="utf-8")
+        build = Path(tmp) / "build"
+        build.mkdir()
+        # spaCy writes the package folder (setup.py, meta, data); pip builds the wheel from it with
+        # the venv's own setuptools, offline, so neither `build` nor `wheel` need be installed.
+        spacy_package(model_dir, build, meta_path=meta_path, create_meta=False, create_sdist=False,
+                      create_wheel=False, force=True, silent=True)
+        source = next(build.glob(f"{lang}_{NAME}-{version}"))
+        subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+             "--wheel-dir", str(source / "dist"), str(source)],
+            check=True, capture_output=True,
+        )
+        wheel = next((source / "dist").glob(f"{lang}_{NAME}-{version}-*.whl"))
+        target = dist_dir / wheel.name
+        shutil.copy2(wheel, target)
+    return target
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """`python -m newsstream.measure.train_ner LANG --data DIR`: prepare, train, package."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("lang")
+    parser.add_argument("--data", type=Path, required=True, help="folder with the gold files (see prepare)")
+    parser.add_argument("--out", type=Path, help="training output (default: DATA/training)")
+    parser.add_argument("--config", type=Path, help="default: models/configs/LANG.cfg")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--germeval-test", type=Path, default=Path("/work/shared/corpora/ner/de/NER-de-test.tsv"))
+    parser.add_argument("--no-package", action="store_true")
+    args = parser.parse_args(argv)
+    counts = prepare(args.lang, args.data, args.germeval_test if args.lang == "de" else None)
+    print(json.dumps(counts), file=sys.stderr)
+    out = args.out or args.data / "training"
+    seconds = train(args.lang, args.data, out, args.config, args.seed)
+    print(f"trained in {seconds:.0f} s", file=sys.stderr)
+    if not args.no_package:
+        print(package(out / "model-best", args.lang))
+
+
+if __name__ == "__main__":
+    main()
