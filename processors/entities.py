@@ -111,13 +111,20 @@ _LEADING_ARTICLES = {"en": frozenset({"The", "THE"})}
 # ("Institut international de recherche sur la paix de Stockholm").
 _MAX_WORDS = 10
 
+# Measured on the dev splits for the trained languages (measure eval-ner, micro F1): weekdays and
+# months in German, Spanish and Dutch 0.7541 -> 0.7542 (es), unchanged (de, nl). Tried and left out:
+# honorifics (es 0.7541 -> 0.7539, nl 0.7091 -> 0.7088, de unchanged) and leading articles
+# (es -> 0.7514, nl -> 0.6613: CoNLL-2002 keeps "El", "De" inside names).
 _WEEKDAYS = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday lundi mardi mercredi jeudi vendredi samedi "
-    "dimanche".split()
+    "dimanche montag dienstag mittwoch donnerstag freitag samstag sonnabend sonntag lunes martes miércoles "
+    "jueves viernes sábado domingo maandag dinsdag woensdag donderdag vrijdag zaterdag zondag".split()
 )
 _MONTHS = frozenset(
     "january february march april may june july august september october november december janvier "
-    "février fevrier mars avril mai juin juillet août aout septembre octobre novembre décembre decembre".split()
+    "février fevrier mars avril mai juin juillet août aout septembre octobre novembre décembre decembre "
+    "januar februar märz juni juli oktober dezember enero febrero marzo abril mayo junio julio agosto "
+    "septiembre setiembre octubre noviembre diciembre januari februari maart mei augustus".split()
 )
 
 
