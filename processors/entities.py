@@ -299,20 +299,57 @@ def _mention_order(mention: Mention) -> tuple[int, int]:
     return (0 if mention.field == "title" else 1, mention.start)
 
 
+GroupKey = tuple[str, EntityLabel]
+
+
+def _initials(words: list[str]) -> str:
+    return "".join(word[0] for word in words if word[:1].isupper()).upper()
+
+
+def _full_form(key: GroupKey, spelling: str, groups: dict[GroupKey, list[_Found]]) -> GroupKey | None:
+    """The one longer entity of the article a one-word entity is a short form of: a surname after
+    the person's full name ("Poutine" after "Vladimir Poutine", whatever label the model gave the
+    surname), or an acronym after its expansion ("BCE" after "Banque centrale européenne"). None
+    when there is no such entity or more than one (two persons of one surname)."""
+    text, label = key
+    if " " in text:
+        return None
+    candidates = {other for other in groups if " " in other[0] and other[1] == "person"
+                  and other[0].rsplit(" ", 1)[1] == text and label != "location"}
+    if not candidates and spelling.isupper() and 2 <= len(spelling) <= 6:
+        candidates = {other for other in groups if other[1] != "person" and " " in other[0]
+                      and _initials(groups[other][0].text.split()) == spelling}
+    return candidates.pop() if len(candidates) == 1 else None
+
+
+def _join_short_forms(groups: dict[GroupKey, list[_Found]]) -> dict[GroupKey, list[_Found]]:
+    joined: dict[GroupKey, list[_Found]] = defaultdict(list)
+    for key, items in groups.items():
+        full = _full_form(key, items[0].text, groups)
+        joined[full or key] += [_Found(item.text, full[1], item.mention) for item in items] if full else items
+    return joined
+
+
 def merge_entities(found: Iterable[_Found]) -> list[Entity]:
-    """One entity per (normalised text, label); most frequent spelling; most mentioned first."""
-    groups: dict[tuple[str, EntityLabel], list[_Found]] = defaultdict(list)
+    """One entity per (normalised text, label), short forms joined to their full form; the most
+    frequent full spelling names it; most mentioned first."""
+    groups: dict[GroupKey, list[_Found]] = defaultdict(list)
     for item in found:
         groups[(" ".join(item.text.split()).casefold(), item.label)].append(item)
+    groups = _join_short_forms(groups)
     entities = []
     for (_, label), items in groups.items():
         items.sort(key=lambda item: _mention_order(item.mention))
         spellings = [item.text for item in items]
+        longest = max(len(spelling.split()) for spelling in spellings)
+        full = [spelling for spelling in spellings if len(spelling.split()) == longest]
+        text = max(full, key=full.count)  # ties: the first mention's spelling
         entities.append(Entity(
-            text=max(spellings, key=spellings.count),  # ties: the first mention's spelling
+            text=text,
             label=label,
             count=len(items),
             mentions=[item.mention for item in items],
+            aliases=sorted(set(spellings) - {text}),
         ))
     entities.sort(key=lambda entity: (-entity.count, _mention_order(entity.mentions[0])))
     return entities

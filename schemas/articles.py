@@ -119,6 +119,8 @@ class Entity(BaseModel):
     label: EntityLabel
     count: int
     mentions: list[Mention] = Field(default_factory=list)
+    # The other spellings its mentions have: a surname alone, an acronym, another casing.
+    aliases: list[str] = Field(default_factory=list)
 
 
 class LanguageShare(BaseModel):

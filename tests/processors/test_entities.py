@@ -285,9 +285,33 @@ def test_dump_articles_main_entities(dump):
     for key, article in enumerate(articles):
         for entity in tagged[key].entities:
             for mention in entity.mentions:
-                assert normalise_for_nlp(article[mention.start:mention.end]) == normalise_for_nlp(entity.text)
+                spelled = normalise_for_nlp(article[mention.start:mention.end])
+                assert spelled in {normalise_for_nlp(name) for name in (entity.text, *entity.aliases)}
 
     for key, labels in expected.items():
         found = _by_label(tagged[key])
         for label, names in labels.items():
             assert names <= found.get(label, set()), f"article {key}/{label}: missing {names - found.get(label, set())}"
+
+
+def test_a_surname_alone_joins_the_full_name_of_the_article() -> None:
+    text = "Angela Merkel arrived in Paris on Monday. Merkel said the talks with Emmanuel Macron went well."
+    (tagged,) = tag_entities([_unit(text, "en", key="a")], MODELS).values()
+    merkel = next(entity for entity in tagged.entities if entity.text == "Angela Merkel")
+    assert merkel.label == "person" and merkel.count == 2 and merkel.aliases == ["Merkel"]
+    assert not [entity for entity in tagged.entities if entity.text == "Merkel"]
+
+
+def test_an_acronym_joins_its_expansion_and_ambiguity_joins_nothing() -> None:
+    from processors.entities import _Found, merge_entities
+    from schemas.articles import Mention
+
+    def found(text: str, label: str, start: int) -> _Found:
+        return _Found(text, label, Mention(field="body", start=start, end=start + len(text)))
+
+    merged = merge_entities([found("European Central Bank", "organization", 0), found("ECB", "organization", 40),
+                             found("John Smith", "person", 60), found("Jane Smith", "person", 80),
+                             found("Smith", "person", 100)])
+    by_text = {entity.text: entity for entity in merged}
+    assert by_text["European Central Bank"].aliases == ["ECB"] and by_text["European Central Bank"].count == 2
+    assert "Smith" in by_text  # two Smiths in the article: the surname alone stays apart
