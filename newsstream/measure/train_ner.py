@@ -210,7 +210,10 @@ def prepare(lang: str, data_dir: Path, germeval_test: Path | None = None, europa
     de: train = GermEval test minus held-out fifth (4,080) + odd GermEval dev sentences (1,100);
         dev = even GermEval dev sentences (1,100). `europarl` adds EuroParl German NER train
         (`europarl-train.tsv`, 3,184): off, because it lowered the dev F (0.566 vs 0.580, config B,
-        dropout 0.1).
+        dropout 0.1). `europeana` adds Europeana Newspapers German gold (`enp_DE.{lft,onb,sbb}.bio`,
+        4,914 cut sentences; PER/LOC/ORG only), `germeval_repeat` upsamples the GermEval part:
+        off, because Europeana + GermEval x2 lowered the dev F (0.570 vs 0.582, config B, dropout
+        0.2). `out_dir` (default `data_dir`) is where train.spacy / dev.spacy are written.
     es, nl, ...: train = `<x>.train`, dev = `<x>.testa` (CoNLL-2002); `testb` is never read here.
     it, pt, ...: WikiANN `train` / `dev` (silver), if no gold train set is given.
     """
