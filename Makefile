@@ -19,9 +19,10 @@ $(STAMP): requirements.lock pyproject.toml $(MODEL_WHEELS)
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-# Retrains one of the project's NER pipelines: make models LANG=de DATA=/path/to/gold (models/README.md).
+# Retrains one of the project's NER pipelines: make models LANG=de DATA=/path/to/gold [VECTORS=DIR]
+# (German trains with static vectors: models/README.md says how they are built).
 models: setup
-	OMP_NUM_THREADS=1 $(BIN)/newsstream measure train-ner $(LANG) --data $(DATA)
+	OMP_NUM_THREADS=1 $(BIN)/newsstream measure train-ner $(LANG) --data $(DATA) $(if $(VECTORS),--vectors $(VECTORS))
 
 lock:
 	$(BIN)/pip install --quiet uv

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 VERSION = "0.1.0"
+# Per-language package versions where a language was retrained after 0.1.0 (German 0.2.0: static vectors).
+VERSIONS = {"de": "0.2.0"}
 NAME = "newsstream_ner"
 LABELS = ("PER", "LOC", "ORG", "MISC")
 REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
@@ -240,6 +242,113 @@ def prepare(lang: str, data_dir: Path, germeval_test: Path | None = None, europa
     return counts
 
 
+# --- Static vectors (German 0.2.0): floret vectors trained on open raw German text -----------------------
+
+# mathias-goebel/plenarsitzungsprotokolle: Bundestag plenary speeches (20th period), official documents.
+BUNDESTAG_REPO = "mathias-goebel/plenarsitzungsprotokolle"
+BUNDESTAG_COMMIT = "fc6207104f5d7fe5f1e96a4d6664a5b91abc967a"
+
+
+def _git_show_many(git_dir: Path, commit: str, paths: Sequence[str]) -> list[bytes]:
+    """The blobs `commit:path` of a bare git directory, in order (one `git cat-file --batch`)."""
+    query = "".join(f"{commit}:{path}\n" for path in paths).encode()
+    out = subprocess.run(["git", "--git-dir", str(git_dir), "cat-file", "--batch"], input=query,
+                         capture_output=True, check=True).stdout
+    blobs, pos = [], 0
+    while pos < len(out):
+        end = out.index(b"\n", pos)
+        size = int(out[pos:end].split()[2])
+        blobs.append(out[end + 1:end + 1 + size])
+        pos = end + 2 + size
+    return blobs
+
+
+def read_bundestag(git_dir: Path, commit: str = BUNDESTAG_COMMIT) -> list[str]:
+    """Paragraphs (>= 5 words) of the speech files `*-ID<digits>.txt` of the odd-numbered sessions (001, 003, ...)
+    in a snapshot of BUNDESTAG_REPO; the `-<hash>.txt` copies and `komplett.txt` files are duplicates, skipped."""
+    import re
+
+    names = subprocess.run(["git", "--git-dir", str(git_dir), "ls-tree", "-r", "--name-only", commit],
+                           capture_output=True, text=True, check=True).stdout.splitlines()
+    picked = sorted(n for n in names if re.search(r"-ID\d+\.txt$", n) and int(n.split("/")[1]) % 2 == 1)
+    return [paragraph.strip() for blob in _git_show_many(git_dir, commit, picked)
+            for paragraph in blob.decode("utf-8", "replace").split("\n") if len(paragraph.split()) >= 5]
+
+
+def write_raw_text(sentences: Iterable[Sentence], paragraphs: Iterable[str], path: Path) -> int:
+    """One line per sentence/paragraph, tokens space-joined (paragraphs by spaCy's blank German tokenizer),
+    ASCII-mapped like the training text; returns the number of tokens written."""
+    import spacy
+
+    nlp = spacy.blank("de")
+    count = 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as out:
+        for sentence in sentences:
+            out.write(" ".join(sentence.tokens).translate(_ASCII) + "\n")
+            count += len(sentence.tokens)
+        for doc in nlp.pipe(paragraphs, batch_size=2000):
+            tokens = [token.text for token in doc if not token.is_space]
+            out.write(" ".join(tokens).translate(_ASCII) + "\n")
+            count += len(tokens)
+    return count
+
+
+def read_conllu_tokens(path: Path) -> list[Sentence]:
+    """The FORM column of a CoNLL-U file, one Sentence (all tags O) per sentence."""
+    sentences: list[Sentence] = []
+    tokens: list[str] = []
+    for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
+        columns = line.split("\t")
+        if line.startswith("#"):
+            continue
+        if len(columns) > 1 and columns[0].isdigit():
+            tokens.append(columns[1])
+        elif not line.strip() and tokens:
+            sentences.append(Sentence(tuple(tokens), ("O",) * len(tokens)))
+            tokens = []
+    return sentences
+
+
+def german_raw_text(data_dir: Path, raw_dir: Path, bundestag_git: Path, out: Path,
+                    germeval_test: Path | None = None) -> int:
+    """The raw text of the German vectors (`raw/de-bt.txt`, 8.76M tokens); returns the token count.
+
+    In order: GermEval train part (test pool + odd dev sentences), WikiANN de train/dev/test, Europeana
+    `enp_DE.{lft,onb,sbb}.bio`, EuroParl NER train/dev/test, Legal NER dev/test, UP German dev/test (files in
+    `raw_dir`: `wikiann-{train,dev,test}`, `enp_DE.*.bio`, `europarl-*.tsv`, `legal-*.conll`, `up-*.conllu`),
+    every sentence whose text is a dev-split or held-out sentence dropped; then the Bundestag paragraphs.
+    """
+    pool, heldout = germeval_split(germeval_test or data_dir / "NER-de-test.tsv")
+    dev, dev_train = _alternate(read_germeval(data_dir / "NER-de-dev.tsv"))
+    blocked = {" ".join(s.tokens) for s in heldout + dev}
+    parts = [
+        pool + dev_train,
+        [s for n in ("train", "dev", "test") for s in read_wikiann(raw_dir / f"wikiann-{n}")],
+        [s for n in ("lft", "onb", "sbb") for s in read_europeana(raw_dir / f"enp_DE.{n}.bio")],
+        [s for n in ("train", "dev", "test") for s in read_conll(raw_dir / f"europarl-{n}.tsv")],
+        [s for n in ("dev", "test") for s in read_conll(raw_dir / f"legal-{n}.conll")],
+        [s for n in ("dev", "test") for s in read_conllu_tokens(raw_dir / f"up-{n}.conllu")],
+    ]
+    sentences = [s for part in parts for s in part if " ".join(s.tokens) not in blocked]
+    return write_raw_text(sentences, read_bundestag(bundestag_git), out)
+
+
+def train_vectors(raw_text: Path, out_dir: Path, dim: int = 100, bucket: int = 50000, epoch: int = 4) -> Path:
+    """floret (cbow, mode floret, hashCount 2, char 4-5-grams, minCount 2, one thread) on `raw_text`, then
+    `spacy init vectors --mode floret` into `out_dir` (the `[initialize] vectors` of configs/de.cfg).
+    Needs `pip install floret==0.10.5` (a training-time tool only; the model loads without it)."""
+    import floret
+
+    model = floret.train_unsupervised(str(raw_text), model="cbow", mode="floret", hashCount=2, bucket=bucket,
+                                      minn=4, maxn=5, minCount=2, dim=dim, epoch=epoch, thread=1, verbose=0)
+    floret_file = out_dir.with_suffix(".floret")
+    model.save_floret_vectors(str(floret_file))
+    subprocess.run([sys.executable, "-m", "spacy", "init", "vectors", "de", str(floret_file), str(out_dir),
+                    "--mode", "floret"], check=True)
+    return out_dir
+
+
 def train(lang: str, data_dir: Path, out_dir: Path, config_path: Path | None = None, seed: int = 0,
           overrides: dict[str, object] | None = None) -> float:
     """spaCy training on `data_dir/{train,dev}.spacy` into `out_dir`; returns the wall time in seconds.
@@ -261,7 +370,7 @@ def train(lang: str, data_dir: Path, out_dir: Path, config_path: Path | None = N
     return time.perf_counter() - started
 
 
-def package(model_dir: Path, lang: str, dist_dir: Path | None = None, version: str = VERSION) -> Path:
+def package(model_dir: Path, lang: str, dist_dir: Path | None = None, version: str | None = None) -> Path:
     """Builds the wheel `<lang>_newsstream_ner-<version>-py3-none-any.whl` into `dist_dir`; its path.
 
     A wheel (not the model folder) is what gets versioned: it installs offline with
@@ -271,6 +380,7 @@ def package(model_dir: Path, lang: str, dist_dir: Path | None = None, version: s
 
     from spacy.cli.package import package as spacy_package
 
+    version = version or VERSIONS.get(lang, VERSION)
     dist_dir = dist_dir or REPO_MODELS / "dist"
     dist_dir.mkdir(parents=True, exist_ok=True)
     meta = json.loads((model_dir / "meta.json").read_text(encoding="utf-8"))
@@ -309,12 +419,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--config", type=Path, help="default: models/configs/LANG.cfg")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--germeval-test", type=Path, default=Path("/work/shared/corpora/ner/de/NER-de-test.tsv"))
+    parser.add_argument("--vectors", type=Path, help="spaCy vectors folder for a config with static vectors "
+                        "(German: built by `train_vectors(german_raw_text(...))`, see models/PROVENANCE.md)")
     parser.add_argument("--no-package", action="store_true")
     args = parser.parse_args(argv)
     counts = prepare(args.lang, args.data, args.germeval_test if args.lang == "de" else None)
     print(json.dumps(counts), file=sys.stderr)
     out = args.out or args.data / "training"
-    seconds = train(args.lang, args.data, out, args.config, args.seed)
+    config_text = (args.config or REPO_MODELS / "configs" / f"{args.lang}.cfg").read_text(encoding="utf-8")
+    if "include_static_vectors = true" in config_text and args.vectors is None:
+        parser.error("this config uses static vectors: give --vectors DIR (models/PROVENANCE.md)")
+    overrides = {"paths.vectors": str(args.vectors)} if args.vectors else None
+    seconds = train(args.lang, args.data, out, args.config, args.seed, overrides)
     print(f"trained in {seconds:.0f} s", file=sys.stderr)
     if not args.no_package:
         print(package(out / "model-best", args.lang))
