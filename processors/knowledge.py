@@ -1,0 +1,92 @@
+"""The knowledge base the linker reads: places, countries and organisations with open ids and
+their names in many languages, loaded from the shipped gazetteer into a lookup by name key.
+
+The gazetteer (`knowledge/dist/gazetteer.jsonl.gz`, built offline by
+`newsstream.measure.build_gazetteer`; sources and licences in `knowledge/PROVENANCE.md`) is read
+once per process.
+"""
+from __future__ import annotations
+
+import gzip
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from processors.names import fold
+from schemas.articles import EntityLabel
+
+SHIPPED_GAZETTEER = Path(__file__).resolve().parents[1] / "knowledge" / "dist" / "gazetteer.jsonl.gz"
+
+
+def kb_key(spelling: str) -> str:
+    """How the knowledge base matches a name: folded (case, accents, scripts, punctuation), not
+    keyed by the spelling rules of persons' names: places and bodies are listed with their
+    spellings, and the rules would make distinct ones collide ("Rhône" and Rhoon)."""
+    return fold(spelling)
+
+
+@dataclass(frozen=True, slots=True)
+class KnownEntity:
+    id: str
+    label: EntityLabel
+    kind: str  # country, territory, city, continent, organization
+    name: str  # English
+    names: Mapping[str, str]  # preferred name by language
+    population: int
+    country: str | None
+
+    def display_name(self, language: str) -> str:
+        return self.names.get(language, self.name)
+
+
+class KnowledgeBase:
+    """Known entities by the name keys of their names and aliases."""
+
+    def __init__(self, entries: Iterable[tuple[KnownEntity, Iterable[str]]]) -> None:
+        by_key: dict[str, list[KnownEntity]] = defaultdict(list)
+        self._by_id: dict[str, KnownEntity] = {}
+        self._primary: set[tuple[str, str]] = set()  # (key, id) of names, not aliases
+        for entity, aliases in entries:
+            self._by_id[entity.id] = entity
+            primary = {key for spelling in (entity.name, *entity.names.values()) for key in _keys_of(spelling)}
+            self._primary.update((key, entity.id) for key in primary)
+            for key in primary | {key for alias in aliases for key in _keys_of(alias)}:
+                by_key[key].append(entity)
+        self._by_key = {key: tuple(found) for key, found in by_key.items()}
+
+    @classmethod
+    def load(cls, path: Path = SHIPPED_GAZETTEER) -> "KnowledgeBase":
+        with gzip.open(path, "rb") as lines:
+            return cls(_entry(orjson.loads(line)) for line in lines if line.strip())
+
+    def candidates(self, key: str, names_only: bool = False) -> tuple[KnownEntity, ...]:
+        """The entities a key names; with `names_only`, those whose name (in some language) it
+        is, not an alias ("Russian" is an alias of Russia, not its name)."""
+        found = self._by_key.get(key, ())
+        return tuple(entity for entity in found if (key, entity.id) in self._primary) if names_only else found
+
+    def get(self, entity_id: str) -> KnownEntity | None:
+        return self._by_id.get(entity_id)
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
+
+
+def _keys_of(spelling: str) -> set[str]:
+    """A spelling's keys: German umlauts are also written "ae", "oe", "ue" ("Oesterreich")."""
+    return {kb_key(spelling), kb_key(spelling.translate(_UMLAUTS))} - {""}
+
+
+def _entry(record: dict) -> tuple[KnownEntity, list[str]]:
+    names = record.get("names") or {}
+    entity = KnownEntity(
+        id=record["id"], label=record["label"], kind=record["kind"], name=record["name"],
+        names=names, population=int(record.get("population") or 0), country=record.get("country"),
+    )
+    return entity, record.get("aliases", [])
