@@ -12,10 +12,13 @@ from newsstream.settings import PROJECT_ROOT, Settings
 
 SAMPLE_FILES = (
     PROJECT_ROOT / "samples" / "articles.jsonl",
+    PROJECT_ROOT / "samples" / "articles-multilingual.jsonl",
     PROJECT_ROOT / "samples" / "wire-dump.txt",
     PROJECT_ROOT.parent / "shared" / "samples" / "seed-wire-dump.txt",
 )
 DEMO_SEARCHES = (("sanction", None), ("Leopard", None), ("*", None), ("Poutine", "fr"))
+# One entity in every spelling and language: Moskau, Moscou, Moscú, Moskou are all Q649.
+DEMO_ENTITY_SEARCHES = ("Moskau", "Vladimir Poutine")
 DEMO_RULES = (("sanctions", "sanctions"), ("tanks", 'Leopard OR "battle tanks"'))
 
 
@@ -50,6 +53,7 @@ def run_demo(settings: Settings, console: Console) -> None:
     from newsstream.provision import provision
     from newsstream.render import render_alert, render_hits
     from newsstream.search import search_articles, stored_alerts
+    from processors.linking import load_knowledge_base
     from processors.rulebook import publish_rule
     from schemas.alerts import Rule
 
@@ -76,6 +80,11 @@ def run_demo(settings: Settings, console: Console) -> None:
             console.rule(f"newsstream search {query!r}" + (f" --lang {lang}" if lang else ""))
             render_hits(search_articles(es, settings.index_articles, query, settings.language_set, lang=lang, size=5),
                         query)
+        kb = load_knowledge_base(settings.pipeline.knowledge_base)
+        for entity in DEMO_ENTITY_SEARCHES:
+            console.rule(f"newsstream search '*' --entity {entity!r}")
+            render_hits(search_articles(es, settings.index_articles, "*", settings.language_set, entity=entity,
+                                        size=5, kb=kb), "*")
         console.rule("newsstream alerts tail --no-follow")
         time.sleep(2)  # the last batch's alerts are stored right after its articles
         for alert in stored_alerts(es, settings.index_alerts):

@@ -44,9 +44,10 @@ def render_hits(hits: list[SearchHit], query: str) -> None:
 
 def render_article(article: EnrichedArticle) -> None:
     out.print(f"[bold]{escape(article.title)}[/]  [dim]{article.id} · {_languages(article.languages)}[/]")
-    table = Table("entity", "label", "count", box=None, pad_edge=False)
+    table = Table("entity", "label", "count", "id", "name", box=None, pad_edge=False)
     for entity in article.entities:
-        table.add_row(escape(entity.text), entity.label, str(entity.count))
+        name = entity.name if entity.name and entity.name != entity.text else ""
+        table.add_row(escape(entity.text), entity.label, str(entity.count), escape(entity.id), escape(name))
     out.print(table)
     if article.agencies:
         out.print(f"[dim]agencies:[/] {escape(', '.join(article.agencies))}   [dim]credits:[/] {escape(' | '.join(article.credits))}")

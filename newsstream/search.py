@@ -9,16 +9,21 @@ from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 from processors.analysis import query_terms, query_words
 from processors.highlight import highlight
-from processors.index import ENTITY_FIELDS, article_from_document
+from processors.index import ENTITY_ID_FIELDS, article_from_document
+from processors.knowledge import KnowledgeBase
+from processors.linking import ids_named
+from processors.names import name_key
 from schemas import LanguageShare
 from schemas.alerts import Alert
 
 # Elasticsearch's index.max_result_window: pages must end within the first this-many hits.
 MAX_RESULT_WINDOW = 10_000
 FACET_SIZE = 10
-# Facet name → keyword field it counts.
-FACET_FIELDS = {"languages": "language", "persons": "persons", "locations": "locations",
-                "organizations": "organizations", "agencies": "agencies", "sources": "source"}
+# Facet name → keyword field it counts; entities are counted by id, so one entity is one entry
+# whatever language or spelling names it.
+FACET_FIELDS = {"languages": "language", "persons": "person_ids", "locations": "location_ids",
+                "organizations": "organization_ids", "agencies": "agencies", "sources": "source"}
+ENTITY_FACETS = {"persons": "person", "locations": "location", "organizations": "organization"}
 DATE_BUCKETS = 24
 
 
@@ -28,6 +33,12 @@ class PageOutOfRange(ValueError):
 
 # ISO 8601 text even from model_dump(): `newsstream search --json` hands hits to json.dumps.
 IsoDatetime = Annotated[datetime, PlainSerializer(datetime.isoformat, return_type=str)]
+
+
+class EntityRef(BaseModel):
+    id: str
+    name: str
+    label: str
 
 
 class SearchHit(BaseModel):
@@ -42,6 +53,7 @@ class SearchHit(BaseModel):
     locations: list[str]
     organizations: list[str]
     misc: list[str]
+    entities: list[EntityRef]  # the names above with their ids, most mentioned first
     agencies: list[str]
     score: float
     snippets: list[str]  # HTML-escaped text, matches wrapped in <mark>
@@ -53,8 +65,10 @@ class SearchFilters(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     lang: str | None = None
-    entities: tuple[str, ...] = ()  # each named in the article, as whatever kind of entity
-    # Each named as that kind: what a facet's value filters on, so its count is the filtered total.
+    # Each an entity id, or a name standing for every entity it may name (resolved through the
+    # knowledge base, and through name keys: "Moscou" finds "Moskau"), as whatever kind of entity.
+    entities: tuple[str, ...] = ()
+    # Each an id (what a facet's value filters on, so its count is the filtered total) or a name.
     persons: tuple[str, ...] = ()
     locations: tuple[str, ...] = ()
     organizations: tuple[str, ...] = ()
@@ -67,6 +81,7 @@ class SearchFilters(BaseModel):
 class FacetValue(BaseModel):
     value: str
     count: int
+    name: str | None = None  # an entity facet's canonical name (its value is the id)
 
 
 class DateBucket(BaseModel):
@@ -103,15 +118,22 @@ def _analysis_languages(languages: Iterable[str], filters: SearchFilters) -> tup
     return (filters.lang,) if filters.lang else tuple(languages)
 
 
-def _filter_clauses(filters: SearchFilters) -> list[dict[str, Any]]:
+def entity_clause(value: str, kb: KnowledgeBase | None, id_field: str = "entity_ids") -> dict[str, Any]:
+    """Articles naming `value`: the entity of that id, or any entity of that name."""
+    should: list[dict[str, Any]] = [{"terms": {id_field: [value, *ids_named(value, kb)]}}]
+    if key := name_key(value):
+        should.append({"term": {"entity_keys": key}})
+    return {"bool": {"should": should, "minimum_should_match": 1}}
+
+
+def _filter_clauses(filters: SearchFilters, kb: KnowledgeBase | None) -> list[dict[str, Any]]:
     clauses: list[dict[str, Any]] = []
     if filters.lang:
         clauses.append({"term": {"language": filters.lang}})
-    for entity in filters.entities:
-        clauses.append({"bool": {"should": [{"term": {field: entity}} for field in ENTITY_FIELDS.values()],
-                                 "minimum_should_match": 1}})
-    for field in ("persons", "locations", "organizations"):
-        clauses += [{"term": {field: name}} for name in getattr(filters, field)]
+    clauses += [entity_clause(entity, kb) for entity in filters.entities]
+    for facet, label in ENTITY_FACETS.items():
+        id_field = ENTITY_ID_FIELDS[label]
+        clauses += [entity_clause(value, kb, id_field) for value in getattr(filters, facet)]
     if filters.agency:
         clauses.append({"term": {"agencies": filters.agency}})
     if filters.source:
@@ -132,6 +154,9 @@ def facet_aggregations() -> dict[str, Any]:
     aggregations: dict[str, Any] = {
         name: {"terms": {"field": field, "size": FACET_SIZE}} for name, field in FACET_FIELDS.items()
     }
+    for name in ENTITY_FACETS:  # one article of each entity, for the entity's name
+        aggregations[name]["aggs"] = {"named": {"top_hits": {
+            "size": 1, "_source": {"includes": ["entities.id", "entities.name"]}}}}
     # Days with articles only (an outlier date must not make thousands of empty buckets);
     # `date_buckets` groups them into at most DATE_BUCKETS contiguous buckets.
     aggregations["published"] = {"date_histogram": {
@@ -141,7 +166,7 @@ def facet_aggregations() -> dict[str, Any]:
 
 def build_search_body(
     query: str, languages: Iterable[str], filters: SearchFilters | None = None, *,
-    size: int = 10, offset: int = 0, with_facets: bool = False,
+    size: int = 10, offset: int = 0, with_facets: bool = False, kb: KnowledgeBase | None = None,
 ) -> dict[str, Any]:
     filters = filters or SearchFilters()
     must: list[dict[str, Any]] = []
@@ -162,7 +187,7 @@ def build_search_body(
             must = [{"bool": {"should": should, "minimum_should_match": 1}}] if should else [{"match_none": {}}]
             should = []
     body: dict[str, Any] = {
-        "query": {"bool": {"must": must, "should": should, "filter": _filter_clauses(filters)}},
+        "query": {"bool": {"must": must, "should": should, "filter": _filter_clauses(filters, kb)}},
         "size": size,
     }
     if offset:
@@ -185,7 +210,11 @@ def _hits(response: dict[str, Any], query: str, languages: tuple[str, ...]) -> l
             id=article.id, title=article.title, url=article.url, source=article.source,
             published_at=article.published_at, language=article.language, languages=article.languages,
             persons=source.get("persons", []), locations=source.get("locations", []),
-            organizations=source.get("organizations", []), misc=source.get("misc", []), agencies=article.agencies,
+            organizations=source.get("organizations", []), misc=source.get("misc", []),
+            # One per id: entities a merge gave one id stay apart in the article.
+            entities=list({entity.id: EntityRef(id=entity.id, name=entity.name or entity.text, label=entity.label)
+                           for entity in article.entities if entity.id}.values()),
+            agencies=article.agencies,
             score=hit.get("_score") or 0.0,
             snippets=highlight(article, wanted),
         ))
@@ -235,9 +264,16 @@ def date_buckets(days: dict[date, int]) -> list[DateBucket]:
             for start, count in counts.items()]
 
 
+def _entity_name(bucket: dict[str, Any]) -> str | None:
+    hits = bucket.get("named", {}).get("hits", {}).get("hits", [])
+    entities = hits[0]["_source"].get("entities", []) if hits else []
+    return next((entity.get("name") for entity in entities if entity.get("id") == bucket["key"]), None)
+
+
 def facets_from_aggregations(aggregations: dict[str, Any]) -> Facets:
     values = {
-        name: [FacetValue(value=str(bucket["key"]), count=bucket["doc_count"])
+        name: [FacetValue(value=str(bucket["key"]), count=bucket["doc_count"],
+                          name=_entity_name(bucket) if name in ENTITY_FACETS else None)
                for bucket in aggregations[name]["buckets"]]
         for name in FACET_FIELDS
     }
@@ -248,14 +284,15 @@ def facets_from_aggregations(aggregations: dict[str, Any]) -> Facets:
 
 def search_page(
     es: Any, index: str, query: str, languages: Iterable[str], filters: SearchFilters | None = None, *,
-    page: int = 1, size: int = 10,
+    page: int = 1, size: int = 10, kb: KnowledgeBase | None = None,
 ) -> SearchPage:
     """One page of hits (1-based) with the facets of everything that matches."""
     if page < 1 or size < 1 or page * size > MAX_RESULT_WINDOW:
         raise PageOutOfRange(f"page {page} of size {size} is not within the first {MAX_RESULT_WINDOW} results: "
                              "page must be at least 1, size at least 1 and page × size at most that")
     filters = filters or SearchFilters()
-    body = build_search_body(query, languages, filters, size=size, offset=(page - 1) * size, with_facets=True)
+    body = build_search_body(query, languages, filters, size=size, offset=(page - 1) * size, with_facets=True,
+                             kb=kb)
     response = es.search(index=index, **body)
     return SearchPage(
         total=response["hits"]["total"]["value"], page=page, size=size,
@@ -266,10 +303,10 @@ def search_page(
 
 def search_articles(
     es: Any, index: str, query: str, languages: Iterable[str], *,
-    lang: str | None = None, entity: str | None = None, size: int = 10,
+    lang: str | None = None, entity: str | None = None, size: int = 10, kb: KnowledgeBase | None = None,
 ) -> list[SearchHit]:
     filters = SearchFilters(lang=lang, entities=(entity,) if entity else ())
-    response = es.search(index=index, **build_search_body(query, languages, filters, size=size))
+    response = es.search(index=index, **build_search_body(query, languages, filters, size=size, kb=kb))
     return _hits(response, query, _analysis_languages(languages, filters))
 
 

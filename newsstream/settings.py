@@ -77,11 +77,19 @@ class Settings(BaseSettings):
     topic_replication_factor: int = -1  # -1: the broker's default
     index_articles: str = "articles"
     index_alerts: str = "alerts"
+    index_entities: str = "entities"
+    index_entity_corrections: str = "entity-corrections"
+    # How often a worker reads the entity corrections again (`newsstream entities merge`/`split`).
+    entity_corrections_refresh_s: float = Field(default=10.0, gt=0)
 
     # Pipeline
     languages: str = ",".join(DEFAULT_LANGUAGES)
     spacy_models: str = ",".join(f"{lang}={package}" for lang, package in DEFAULT_SPACY_MODELS)
     max_body_bytes: int = 2 * 1024 * 1024
+    # Entity linking: the gazetteer read (empty: the shipped knowledge/dist/gazetteer.jsonl.gz) and
+    # the language of canonical entity names (the knowledge base's English names by default).
+    knowledge_base: Path | None = None
+    entity_name_language: str = "en"
     batch_size: int = 64
     batch_timeout_s: float = 0.2
     nlp_processes: int = 0  # 0: one per core
@@ -146,7 +154,8 @@ class Settings(BaseSettings):
     @property
     def pipeline(self) -> PipelineConfig:
         return PipelineConfig(languages=self.language_set, spacy_models=tuple(self.spacy_model_map.items()),
-                              max_body_bytes=self.max_body_bytes, nlp_batch_size=self.batch_size)
+                              max_body_bytes=self.max_body_bytes, nlp_batch_size=self.batch_size,
+                              knowledge_base=self.knowledge_base, entity_name_language=self.entity_name_language)
 
     @property
     def feeds(self) -> FeedsConfig:

@@ -21,6 +21,7 @@ from luqum.parser import parser
 
 from processors.analysis import query_terms
 from processors.highlight import highlight
+from processors.names import name_key, name_keys
 from schemas import EnrichedArticle
 from schemas.alerts import Alert, Rule, alert_id
 
@@ -348,21 +349,26 @@ class _ArticleFacts:
 
     language: str
     source: str | None
-    entity_names: frozenset[str]
+    # A rule's entity is an id, or a name matched by name key in any spelling the article uses.
+    entity_ids: frozenset[str]
+    entity_keys: frozenset[str]
 
     @classmethod
     def from_article(cls, article: EnrichedArticle) -> "_ArticleFacts":
         return cls(
             language=article.language,
             source=article.source.casefold() if article.source else None,
-            entity_names=frozenset(entity.text.casefold() for entity in article.entities),
+            entity_ids=frozenset(article.entity_ids()),
+            entity_keys=frozenset(key for entity in article.entities
+                                  for spelling in (entity.text, entity.name, *entity.aliases) if spelling
+                                  for key in name_keys(spelling, article.language)),
         )
 
     def admit(self, rule: Rule) -> bool:
         return (
             (rule.lang is None or rule.lang == self.language)
             and (rule.source is None or rule.source.casefold() == self.source)
-            and (rule.entity is None or rule.entity.casefold() in self.entity_names)
+            and (rule.entity is None or rule.entity in self.entity_ids or name_key(rule.entity) in self.entity_keys)
         )
 
 

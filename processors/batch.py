@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from processors.alerts import RuleIndex, make_alert
+from processors.linking import Corrections, corrected
 from schemas import DeadLetter, EnrichedArticle
 from schemas.alerts import Alert
 
@@ -69,6 +70,16 @@ class Notifier(Protocol):
         """Starts a delivery in the background; never blocks or raises into the stream."""
 
 
+class CorrectionSource(Protocol):
+    async def current(self) -> Corrections:
+        """The entity merges and splits in force (read again now and then)."""
+
+
+class NoCorrections:
+    async def current(self) -> Corrections:
+        return Corrections()
+
+
 class RuleSource(Protocol):
     ready: asyncio.Event  # set once every stored rule is loaded
     index: RuleIndex
@@ -111,6 +122,7 @@ class BatchHandler:
     alert_topic: MessageSink
     rules: RuleSource
     notifier: Notifier
+    corrections: CorrectionSource = field(default_factory=NoCorrections)
     retry: Retry = field(default_factory=Retry)
 
     async def handle(self, records: Sequence[Record]) -> BatchOutcome:
@@ -122,6 +134,7 @@ class BatchHandler:
         enriched = iter(await with_retries("enriching", lambda: self.enrich(payloads), self.retry) if payloads else [])
         results = [DeadLetter.from_bytes(b"", stage=UNDECODABLE_STAGE, error=record.undecodable)
                    if record.undecodable is not None else next(enriched) for record in records]
+        results = await self.corrected(results)
         articles = [result for result in results if isinstance(result, EnrichedArticle)]
         refused = await with_retries("indexing", lambda: self.articles.index(articles), self.retry) if articles else {}
         for record, result in zip(records, results, strict=True):
@@ -138,6 +151,15 @@ class BatchHandler:
         log.info("batch of %d: %d indexed, %d dead letters, %d alerts", len(records), len(outcome.indexed),
                  len(outcome.dead_letters), len(outcome.alerts))
         return outcome
+
+    async def corrected(self, results: list[EnrichedArticle | DeadLetter]) -> list[EnrichedArticle | DeadLetter]:
+        """The merges and splits people made, applied before indexing and matching; a failure to
+        read them keeps the last ones read (the source's business), never the batch waiting."""
+        corrections = await self.corrections.current()
+        if not corrections:
+            return results
+        return [result.model_copy(update={"entities": corrected(result.entities, corrections)})
+                if isinstance(result, EnrichedArticle) else result for result in results]
 
     async def send_dead_letter(self, letter: DeadLetter) -> None:
         key = (letter.key or "").encode() or None

@@ -3,6 +3,7 @@ pickled to the NLP processes), never read from the environment here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 # py3langid restricted to these reaches 99.7 % on the 24-language gold set against 98.8 % with
 # all 97 of its languages: fewer candidates, fewer confusions between close languages.
@@ -25,6 +26,8 @@ class PipelineConfig:
     spacy_models: tuple[tuple[str, str], ...] = DEFAULT_SPACY_MODELS
     max_body_bytes: int = 2 * 1024 * 1024
     nlp_batch_size: int = 64
+    knowledge_base: Path | None = None  # None: the shipped gazetteer
+    entity_name_language: str = "en"
 
     @property
     def model_map(self) -> dict[str, str]:

@@ -16,6 +16,7 @@ from processors.clean import clean_article, normalise_for_nlp
 from processors.config import PipelineConfig
 from processors.entities import EntityInput, TaggedEntities, tag_entities
 from processors.language import detect_article_languages
+from processors.linking import link_entities, load_knowledge_base
 from schemas import CleanedArticle, DeadLetter, EnrichedArticle, RawArticle
 
 
@@ -104,6 +105,17 @@ def _entity_units(key: int, prepared: _Prepared) -> list[EntityInput]:
     return units
 
 
+def _link(tagged: TaggedEntities, prepared: _Prepared, config: PipelineConfig) -> TaggedEntities | StageFailed:
+    if not tagged.entities:
+        return tagged
+    try:
+        kb = load_knowledge_base(config.knowledge_base)
+        entities = link_entities(tagged.entities, prepared.enriched.language, kb, config.entity_name_language)
+    except Exception as error:  # this article's dead letter, not the batch's
+        return StageFailed("linking", error)
+    return TaggedEntities(entities=entities, ner_unavailable=tagged.ner_unavailable)
+
+
 def _tag(prepared: dict[int, _Prepared], config: PipelineConfig) -> dict[int, TaggedEntities | StageFailed]:
     units = [unit for key, item in prepared.items() for unit in _entity_units(key, item)]
     models, batch_size = config.model_map, config.nlp_batch_size
@@ -131,6 +143,8 @@ def enrich_articles(raws: Sequence[RawArticle], config: PipelineConfig) -> list[
     tagged = _tag(prepared, config)
     for key, item in prepared.items():
         entities = tagged.get(key, TaggedEntities())
+        if not isinstance(entities, StageFailed):
+            entities = _link(entities, item, config)
         if isinstance(entities, StageFailed):
             results[key] = entities
         else:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import time
 import traceback
+from collections import OrderedDict
 from typing import Any
 
 import faust
@@ -23,7 +25,8 @@ from clients.kafka import faust_producer_options
 from clients.redact import install_log_redaction
 from newsstream.settings import Settings
 from processors.batch import BatchHandler, Record, with_retries
-from processors.index import bulk_actions
+from processors.index import MAX_CORRECTIONS, bulk_actions, corrections_of, entity_name_actions, entity_names
+from processors.linking import Corrections
 from processors.nlp_pool import NlpPool
 from processors.rulebook import RuleBook
 from processors.webhooks import WebhookSender
@@ -36,8 +39,15 @@ DEAD_LETTER_PAYLOAD_CUT = 64 * 1024
 
 
 class ElasticsearchArticles:
-    def __init__(self, es: AsyncElasticsearch, index: str) -> None:
-        self.es, self.name = es, index
+    """Articles by id, and the spellings of their entities into the entities index."""
+
+    # Spellings this worker wrote lately: the same names recur in every batch, and a create that
+    # conflicts still costs a round of the bulk request.
+    RECENT_NAMES = 100_000
+
+    def __init__(self, es: AsyncElasticsearch, index: str, entities_index: str) -> None:
+        self.es, self.name, self.entities_index = es, index, entities_index
+        self._recent: OrderedDict[str, None] = OrderedDict()
 
     async def index(self, articles: list[EnrichedArticle]) -> dict[str, str]:
         # refresh=True: searchable when the batch is acked, not up to a refresh interval later (p99 at
@@ -48,7 +58,51 @@ class ElasticsearchArticles:
         for item in errors:  # type: ignore[union-attr]
             detail = next(iter(item.values()))
             refused[detail.get("_id", "")] = str(detail.get("error", detail))
+        await self._record_names([article for article in articles if article.id not in refused])
         return refused
+
+    async def _record_names(self, articles: list[EnrichedArticle]) -> None:
+        """Derived data, rebuilt from the articles by `newsstream entities rebuild`: a failure is
+        logged, and the articles stay indexed."""
+        names = {name.id: name for article in articles for name in entity_names(article)
+                 if name.id not in self._recent}
+        if not names:
+            return
+        try:
+            _, errors = await async_bulk(self.es, entity_name_actions(names.values(), self.entities_index),
+                                         raise_on_error=False, raise_on_exception=True)
+        except Exception as error:  # noqa: BLE001 - see the docstring
+            log.warning("entity names not recorded (%s: %s)", type(error).__name__, error)
+            return
+        failed = [detail for item in errors for detail in item.values()  # type: ignore[union-attr]
+                  if detail.get("status") != 409]
+        if failed:
+            log.warning("%d entity name(s) not recorded: %s", len(failed), failed[0].get("error"))
+        for name_id in names.keys() - {detail.get("_id") for detail in failed}:
+            self._recent[name_id] = None
+        while len(self._recent) > self.RECENT_NAMES:
+            self._recent.popitem(last=False)
+
+
+class ElasticsearchCorrections:
+    """The entity corrections index, read again once `refresh_s` has passed since the last read."""
+
+    def __init__(self, es: AsyncElasticsearch, index: str, refresh_s: float) -> None:
+        self.es, self.name, self.refresh_s = es, index, refresh_s
+        self._corrections = Corrections()
+        self._read_at: float | None = None
+
+    async def current(self) -> Corrections:
+        now = time.monotonic()
+        if self._read_at is None or now - self._read_at >= self.refresh_s:
+            self._read_at = now
+            try:
+                response = await self.es.search(index=self.name, size=MAX_CORRECTIONS, query={"match_all": {}})
+            except Exception as error:  # noqa: BLE001 - keep applying the corrections last read
+                log.warning("entity corrections not read (%s: %s)", type(error).__name__, error)
+            else:
+                self._corrections = corrections_of(response)
+        return self._corrections
 
 
 class ElasticsearchAlerts:
@@ -126,10 +180,12 @@ class WorkerResources:
                 self.webhooks = WebhookSender(settings.outbound)
                 deadletter_topic, alerts_topic = self._topics
                 self.handler = BatchHandler(
-                    enrich=self.pool.process, articles=ElasticsearchArticles(self.es, settings.index_articles),
+                    enrich=self.pool.process, articles=ElasticsearchArticles(
+                        self.es, settings.index_articles, settings.index_entities),
                     alerts=ElasticsearchAlerts(self.es, settings.index_alerts),
                     dead_letters=DeadLetterTopic(deadletter_topic), alert_topic=FaustTopic(alerts_topic),
-                    rules=self.rules, notifier=self.webhooks)
+                    rules=self.rules, notifier=self.webhooks, corrections=ElasticsearchCorrections(
+                        self.es, settings.index_entity_corrections, settings.entity_corrections_refresh_s))
                 self._opened = True
         return self.handler
 

@@ -26,7 +26,10 @@ class Rule(BaseModel):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9 _.-]+$")
     query: str = Field(min_length=1, max_length=1000)
     lang: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
+    # An entity id, or a name matched in any of its spellings; a name the knowledge base knows is
+    # saved as its id, with the name it resolved to beside it.
     entity: str | None = Field(default=None, min_length=1, max_length=200)
+    entity_name: str | None = Field(default=None, max_length=200)
     source: str | None = Field(default=None, min_length=1, max_length=200)
     webhook: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=_utcnow)

@@ -115,7 +115,11 @@ class Mention(BaseModel):
 class Entity(BaseModel):
     """A named entity with every place it is mentioned (character offsets in the cleaned text)."""
 
-    text: str
+    # Its identity, the same in every article and language: a Wikidata QID ("Q142") or GeoNames id
+    # when the knowledge base knows it, else label and name key ("per:vladimir-putin").
+    id: str = ""
+    name: str = ""  # canonical display name (the knowledge base's, else the article's spelling)
+    text: str  # the spelling this article uses most
     label: EntityLabel
     count: int
     mentions: list[Mention] = Field(default_factory=list)
@@ -160,4 +164,7 @@ class EnrichedArticle(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     def entity_names(self, label: EntityLabel) -> list[str]:
-        return [entity.text for entity in self.entities if entity.label == label]
+        return [entity.name or entity.text for entity in self.entities if entity.label == label]
+
+    def entity_ids(self, label: EntityLabel | None = None) -> list[str]:
+        return [entity.id for entity in self.entities if entity.id and label in (None, entity.label)]

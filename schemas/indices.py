@@ -28,4 +28,10 @@ INDICES: tuple[IndexSpec, ...] = (
               description="enriched articles, by article id"),
     IndexSpec(role="alerts", default_name="alerts", mapping_file="alerts.json",
               description="alerts, by (rule, article) id: a create that conflicts means alerted before"),
+    IndexSpec(role="entities", default_name="entities", mapping_file="entities.json",
+              description="entity spellings by language, by (entity, spelling, language) id: written by every "
+                          "worker, a create that conflicts means seen before"),
+    IndexSpec(role="entity_corrections", default_name="entity-corrections", mapping_file="entity-corrections.json",
+              description="entity merges and splits people made, by what they correct: applied by every worker "
+                          "and to past articles"),
 )

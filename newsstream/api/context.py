@@ -12,6 +12,8 @@ from clients.kafka import make_producer
 from newsstream.api.alert_stream import AlertHub, register_hub
 from newsstream.api.metrics import ApiMetrics
 from newsstream.settings import Settings
+from processors.knowledge import KnowledgeBase
+from processors.linking import load_knowledge_base
 
 
 class ApiContext:
@@ -29,6 +31,10 @@ class ApiContext:
         # The one consumer of the alerts topic that every live stream of this instance shares.
         self.alerts = AlertHub(settings, self.stopping)
         register_hub(self.alerts)
+
+    def knowledge_base(self) -> KnowledgeBase:
+        """Loaded on the first entity filter (a few seconds, once): names typed by users resolve to ids."""
+        return load_knowledge_base(self.settings.pipeline.knowledge_base)
 
     def producer(self) -> KafkaProducer:
         with self._producer_lock:

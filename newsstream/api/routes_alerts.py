@@ -14,6 +14,7 @@ from newsstream.api.alert_stream import follow_alerts
 from newsstream.api.auth import require_read_key, require_read_key_or_parameter, require_write_key
 from newsstream.api.context import Context
 from processors.alerts import InvalidRuleQuery
+from processors.linking import with_entity_resolved
 from processors.rulebook import InvalidRule, delete_rule, list_rules, publish_rule
 from schemas.alerts import Alert, Rule
 
@@ -42,6 +43,7 @@ def get_rules(context: Context) -> list[Rule]:
 def add_rule(context: Context, rule: Rule) -> Rule:
     """Adds the rule, or replaces the one of the same name, once it passed every check; running
     workers apply it within a second."""
+    rule = with_entity_resolved(rule, context.knowledge_base())
     try:
         publish_rule(context.settings.rules, rule)
     except InvalidRuleQuery as error:

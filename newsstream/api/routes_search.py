@@ -39,13 +39,14 @@ def search(
                                                           "`*` or nothing lists the newest articles")] = "*",
     lang: Annotated[str | None, Query(pattern=r"^[a-z]{2,3}$", description="only articles in this language")] = None,
     entity: Annotated[list[Name] | None, Query(max_length=MAX_NAMES, description="only articles naming this "
-                                              "person, place, organisation… (repeat: all of them)")] = None,
+                                              "person, place, organisation… by id (Q142) or by any name in any "
+                                              "language (repeat: all of them)")] = None,
     person: Annotated[list[Name] | None, Query(max_length=MAX_NAMES, description="only articles naming this "
-                                              "person (repeatable)")] = None,
+                                              "person, by id or name (repeatable)")] = None,
     location: Annotated[list[Name] | None, Query(max_length=MAX_NAMES, description="only articles naming this "
-                                                "place (repeatable)")] = None,
+                                                "place, by id or name (repeatable)")] = None,
     organization: Annotated[list[Name] | None, Query(max_length=MAX_NAMES, description="only articles naming "
-                                                    "this organisation (repeatable)")] = None,
+                                                    "this organisation, by id or name (repeatable)")] = None,
     agency: Annotated[str | None, Query(max_length=MAX_NAME_LENGTH,
                                         description="only articles credited to this agency")] = None,
     source: Annotated[str | None, Query(max_length=MAX_NAME_LENGTH,
@@ -66,8 +67,9 @@ def search(
                             agency=agency, source=source, published_from=published_from, published_to=published_to)
     settings = context.settings
     try:
+        kb = context.knowledge_base() if entity or person or location or organization else None
         result = search_page(context.es, settings.index_articles, q, settings.language_set, filters,
-                             page=page, size=size)
+                             page=page, size=size, kb=kb)
     except PageOutOfRange as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     context.metrics.searches.inc()

@@ -31,7 +31,8 @@ def add_rule(
     name: Annotated[str, typer.Argument(help="the rule's name (letters, digits, space, _ . -)")],
     query: Annotated[str, typer.Option("--query", "-q", help='e.g. sanctions, "oil embargo", (EU OR NATO) AND NOT sport')],
     lang: Annotated[Optional[str], typer.Option(help="only articles in this language")] = None,
-    entity: Annotated[Optional[str], typer.Option(help="only articles naming this entity")] = None,
+    entity: Annotated[Optional[str], typer.Option(help="only articles naming this entity: an id (Q142) or a "
+                                                  "name, in any language (saved as its id when known)")] = None,
     source: Annotated[Optional[str], typer.Option(help="only articles from this source")] = None,
     webhook: Annotated[Optional[str], typer.Option(help="POST each alert to this URL")] = None,
 ) -> None:
@@ -39,12 +40,18 @@ def add_rule(
     from pydantic import ValidationError
 
     from processors.alerts import InvalidRuleQuery
+    from processors.linking import load_knowledge_base, with_entity_resolved
     from processors.rulebook import InvalidRule, publish_rule
     from schemas.alerts import Rule
 
+    settings = get_settings()
     try:
         rule = Rule(name=name, query=query, lang=lang, entity=entity, source=source, webhook=webhook)
-        publish_rule(get_settings().rules, rule)
+        if rule.entity:
+            rule = with_entity_resolved(rule, load_knowledge_base(settings.pipeline.knowledge_base))
+            if rule.entity_name:
+                err.print(f"entity {escape(entity or '')!r} is [bold]{escape(rule.entity_name)}[/] ({rule.entity})")
+        publish_rule(settings.rules, rule)
     except InvalidRuleQuery as error:
         err.print(f"[bold red]invalid query:[/] {escape(str(error))}")
         raise typer.Exit(2) from None

@@ -81,17 +81,20 @@ def enrich(
 def search(
     query: Annotated[str, typer.Argument(help="words to find; * lists everything")],
     lang: Annotated[Optional[str], typer.Option(help="only articles in this language")] = None,
-    entity: Annotated[Optional[str], typer.Option(help="only articles naming this entity")] = None,
+    entity: Annotated[Optional[str], typer.Option(help="only articles naming this entity: its id (Q142, "
+                                                  "per:vladimir-putin) or any of its names, in any language")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 10,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Search titles and bodies, language-aware (sanction finds sanctions)."""
     from clients.elasticsearch import make_client
     from newsstream.search import search_articles
+    from processors.linking import load_knowledge_base
 
     settings = get_settings()
+    kb = load_knowledge_base(settings.pipeline.knowledge_base) if entity else None
     hits = search_articles(make_client(settings.elasticsearch), settings.index_articles, query, settings.language_set,
-                           lang=lang, entity=entity, size=limit)
+                           lang=lang, entity=entity, size=limit, kb=kb)
     if as_json:
         print(json.dumps([hit.model_dump() for hit in hits], ensure_ascii=False))
         return

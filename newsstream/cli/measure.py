@@ -37,6 +37,42 @@ def eval_ner(
     print(json.dumps(result) if as_json else render_ner_report(result))
 
 
+@measure_app.command("eval-linking")
+def eval_linking(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    gold_format: Annotated[Optional[str], typer.Option("--format", help="elevant (JSON Lines) or hipe (TSV); "
+                                                       "default: from the extension, else the content")] = None,
+    language: Annotated[Optional[str], typer.Option(help="language of every article (default: ELEVANT en, "
+                                                         "HIPE the file's own or its name's)")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="only the first N articles")] = None,
+    errors: Annotated[int, typer.Option(help="also list the N most frequent wrong links and unlinked "
+                                             "locations")] = 0,
+    knowledge_base: Annotated[Optional[Path], typer.Option(exists=True, dir_okay=False, help="a gazetteer (default: "
+                                                           "the configured one, else the shipped one)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Entity linking given the gold mentions: shares of mentions linked to the gold QID, to another
+    QID, or to none, per label, and the linker's time per article."""
+    from newsstream.measure import linking
+
+    if gold_format not in (None, "elevant", "hipe"):
+        fail(f"--format takes elevant or hipe, not {gold_format!r}")
+    try:
+        gold_format = gold_format or linking.detect_format(file)
+        articles = linking.read_gold(file, gold_format, language=language)  # type: ignore[arg-type]
+    except (ValueError, KeyError) as error:
+        fail(f"cannot read {file} as {gold_format or 'gold'}: {error}")
+    try:
+        pipeline = get_settings().pipeline
+        link = linking.default_linker(knowledge_base or getattr(pipeline, "knowledge_base", None),
+                                      display_language=getattr(pipeline, "entity_name_language", "en"))
+    except linking.LinkerUnavailableError as error:
+        fail(str(error))
+    result = linking.evaluate_linking(articles, link, source=str(file), gold_format=gold_format,
+                                      limit=limit).to_dict(errors=errors)
+    print(json.dumps(result, ensure_ascii=False) if as_json else linking.render_linking_report(result))
+
+
 @measure_app.command("eval-langid")
 def eval_langid(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
@@ -119,10 +155,13 @@ def train_ner(
     germeval_test: Annotated[Optional[Path], typer.Option(help="German: the GermEval 2014 test file to re-split "
                                                                "(default: ../shared/corpora/ner/de/NER-de-test.tsv)")] = None,
     seed: Annotated[int, typer.Option()] = 0,
+    vectors: Annotated[Optional[Path], typer.Option(exists=True, file_okay=False, help="spaCy static vectors for "
+                                                    "a config that uses them (German: models/README.md)")] = None,
     package: Annotated[bool, typer.Option("--package/--no-package", help="build the wheel into models/dist")] = True,
 ) -> None:
     """Train one of the project's own NER pipelines: prepare the splits, train, package (models/README.md)."""
     from newsstream.measure import train_ner as recipe
 
     args = [lang, "--data", str(data), "--seed", str(seed), *(["--no-package"] if not package else [])]
-    recipe.main([*args, *(["--germeval-test", str(germeval_test)] if germeval_test else [])])
+    args += ["--germeval-test", str(germeval_test)] if germeval_test else []
+    recipe.main([*args, *(["--vectors", str(vectors)] if vectors else [])])

@@ -19,10 +19,15 @@ def register(app: typer.Typer) -> None:
 
 def worker(loglevel: Annotated[str, typer.Option(help="debug, info, warning")] = "info") -> None:
     """Run the Faust agents: articles.raw → clean → language → entities → Elasticsearch."""
+    from processors.knowledge import SHIPPED_GAZETTEER
     from processors.worker import run_worker
 
+    settings = get_settings()
+    knowledge_base = settings.pipeline.knowledge_base or SHIPPED_GAZETTEER
+    if not knowledge_base.is_file():  # else every article with an entity would be a dead letter
+        fail(f"no knowledge base at {knowledge_base} (NEWSSTREAM_KNOWLEDGE_BASE)")
     sys.argv = [sys.argv[0]]  # Faust's worker reads argv; ours are already parsed
-    run_worker(get_settings(), loglevel=loglevel)
+    run_worker(settings, loglevel=loglevel)
 
 
 def api(

@@ -17,6 +17,7 @@ from newsstream.search import (
     search_page,
 )
 from processors.analysis import query_terms
+from processors.knowledge import KnowledgeBase, KnownEntity
 
 LANGUAGES = ("en", "fr", "de")
 
@@ -46,22 +47,30 @@ def test_only_stop_words_still_search_for_them_and_match_all_lists_newest_first(
     assert everything["query"]["bool"]["must"] == [{"match_all": {}}] and everything["sort"]
 
 
-def test_filters_on_language_and_entity():
-    body = build_search_body("*", LANGUAGES, SearchFilters(lang="fr", entities=("Olaf Scholz",)))
+def test_an_entity_filter_takes_an_id_or_any_spelling_of_a_name():
+    body = build_search_body("*", LANGUAGES, SearchFilters(lang="fr", entities=("Sergueï Lavrov", "Q142")))
     filters = body["query"]["bool"]["filter"]
     assert {"term": {"language": "fr"}} in filters
-    assert {"term": {"persons": "Olaf Scholz"}} in filters[1]["bool"]["should"]
+    lavrov, france = (clause["bool"]["should"] for clause in filters[1:])
+    assert "per:sergei-lavrov" in lavrov[0]["terms"]["entity_ids"]  # the id of "Sergej Lawrow" too
+    assert lavrov[1] == {"term": {"entity_keys": "sergei lavrov"}}
+    assert "Q142" in france[0]["terms"]["entity_ids"]
+
+
+def test_a_name_the_knowledge_base_knows_filters_on_its_id():
+    kb = KnowledgeBase([(KnownEntity(id="Q649", label="location", kind="city", name="Moscow", names={},
+                                     population=10_000_000, country="RU"), ["Moscou", "Moskau"])])
+    [clause] = build_search_body("*", LANGUAGES, SearchFilters(locations=("Moskau",)), kb=kb)["query"]["bool"]["filter"]
+    assert "Q649" in clause["bool"]["should"][0]["terms"]["location_ids"]
 
 
 def test_every_entity_agency_and_source_must_hold():
     filters = build_search_body("*", LANGUAGES, SearchFilters(
         entities=("Olaf Scholz", "Berlin"), persons=("Kim Jong-un",), locations=("Pyongyang", "Moscou"),
         organizations=("KCNA",), agency="AFP", source="lemonde.fr"))["query"]["bool"]["filter"]
-    named = [clause["bool"]["should"][0]["term"]["persons"] for clause in filters if "bool" in clause]
-    assert named == ["Olaf Scholz", "Berlin"]
-    for clause in ({"term": {"persons": "Kim Jong-un"}}, {"term": {"locations": "Pyongyang"}},
-                   {"term": {"locations": "Moscou"}}, {"term": {"organizations": "KCNA"}},
-                   {"term": {"agencies": "AFP"}}, {"term": {"source": "lemonde.fr"}}):
+    fields = [next(iter(clause["bool"]["should"][0]["terms"])) for clause in filters if "bool" in clause]
+    assert fields == ["entity_ids", "entity_ids", "person_ids", "location_ids", "location_ids", "organization_ids"]
+    for clause in ({"term": {"agencies": "AFP"}}, {"term": {"source": "lemonde.fr"}}):
         assert clause in filters
 
 
@@ -86,7 +95,7 @@ def test_pages_and_facets_only_when_asked():
     paged = build_search_body("sanctions", LANGUAGES, size=20, offset=40, with_facets=True)
     assert paged["from"] == 40 and paged["size"] == 20 and paged["track_total_hits"] is True
     assert set(paged["aggs"]) == set(FACET_FIELDS) | {"published"}
-    assert paged["aggs"]["persons"] == {"terms": {"field": "persons", "size": 10}}
+    assert paged["aggs"]["persons"]["terms"] == {"field": "person_ids", "size": 10}  # one entry per entity
 
 
 def counts(buckets):
@@ -137,5 +146,5 @@ def test_a_page_beyond_the_result_window_is_refused_before_any_request(page, siz
 def test_a_hit_dumps_to_plain_json_types_for_the_cli():
     hit = SearchHit(id="x", title="t", published_at=datetime(2024, 3, 11, 17, 42, tzinfo=timezone.utc),
                     language="en", languages=[], persons=[], locations=[], organizations=[], misc=[], agencies=[],
-                    score=1.0, snippets=[])
+                    entities=[], score=1.0, snippets=[])
     assert json.loads(json.dumps(hit.model_dump()))["published_at"] == "2024-03-11T17:42:00+00:00"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import orjson
 import pytest
@@ -11,9 +12,12 @@ import pytest
 from processors.alerts import RuleIndex
 from processors.batch import BatchHandler, Record, Retry
 from processors.config import DEFAULT_LANGUAGES, PipelineConfig
+from processors.linking import Corrections, entity_id
 from processors.pipeline import process_messages
 from schemas import DeadLetter, EnrichedArticle
 from schemas.alerts import Alert, Rule
+from schemas.articles import Entity
+from schemas.entities import EntityCorrection
 
 FAST = Retry(first_delay_s=0.01, max_delay_s=0.02)
 CONFIG = PipelineConfig(spacy_models=())  # no NER: these tests are about routing, not entities
@@ -191,3 +195,37 @@ def test_only_undecodable_records_never_reach_the_nlp_stage() -> None:
     handler.enrich = counting
     asyncio.run(handler.handle([Record(value=b"", offset=1, undecodable="corrupt")]))
     assert called == [] and len(service.dead_letters.messages) == 1
+
+
+@dataclass
+class FixedCorrections:
+    corrections: Corrections
+
+    async def current(self) -> Corrections:
+        return self.corrections
+
+
+def test_entity_corrections_apply_before_indexing_and_alert_matching() -> None:
+    merged = entity_id("person", "Vladimir Vladimirovich Putin")
+    correction = EntityCorrection(id=EntityCorrection.merge_id(merged), kind="merge", entity_id=merged,
+                                  into="per:vladimir-putin", name="Vladimir Putin", created_at=datetime.now(timezone.utc))
+
+    async def enrich_with_entity(payloads: Sequence[bytes]) -> list[EnrichedArticle | DeadLetter]:
+        entity = Entity(id=merged, name="Vladimir Vladimirovich Putin", text="Vladimir Vladimirovich Putin",
+                        label="person", count=1)
+        return [article.model_copy(update={"entities": [entity]}) if isinstance(article, EnrichedArticle) else article
+                for article in process_messages(payloads, CONFIG)]
+
+    indexed: list[EnrichedArticle] = []
+
+    class Recording(Articles):
+        async def index(self, articles: list[EnrichedArticle]) -> dict[str, str]:
+            indexed.extend(articles)
+            return await super().index(articles)
+
+    service = Service(articles=Recording(), rules=Rules(Rule(name="putin", query="spoke", entity="per:vladimir-putin")))
+    handler = service.handler()
+    handler.enrich, handler.corrections = enrich_with_entity, FixedCorrections(Corrections.of([correction]))
+    outcome = asyncio.run(handler.handle([record(0, title="Talks", body="Vladimir Vladimirovich Putin spoke.")]))
+    assert [(e.id, e.name) for e in indexed[0].entities] == [("per:vladimir-putin", "Vladimir Putin")]
+    assert [alert.rule for alert in outcome.alerts] == ["putin"]

@@ -33,7 +33,7 @@ def test_trained_models_find_the_people_places_and_organisations(enriched, artic
     language, expected = EXPECTED[article_id]
     article = enriched[article_id]
     assert article.language == language and article.ner_unavailable == []
-    found = {label: set(article.entity_names(label)) for label in expected}
+    found = {label: {e.text for e in article.entities if e.label == label} for label in expected}
     missing = {label: names - found[label] for label, names in expected.items() if names - found[label]}
     # A few misses are the model's, not a bug; most of each kind must be there.
     for label, names in expected.items():

@@ -7,16 +7,20 @@ import pytest
 from pydantic import BaseModel
 
 from newsstream.settings import Settings
-from processors.index import ENTITY_FIELDS
+from processors.index import article_document
 from schemas import EnrichedArticle
 from schemas.alerts import Alert
+from schemas.entities import EntityCorrection, EntityName
 from schemas.indices import INDICES
 from schemas.topics import TOPICS
 
 # The documents each index holds: the model's fields, and what the index stage adds to them.
 DOCUMENTS: dict[str, tuple[type[BaseModel], set[str]]] = {
-    "articles": (EnrichedArticle, set(ENTITY_FIELDS.values())),
+    "articles": (EnrichedArticle, set(article_document(EnrichedArticle(
+        id="a", title="", body="b", language="en", languages=[]))) - set(EnrichedArticle.model_fields)),
     "alerts": (Alert, set()),
+    "entities": (EntityName, set()),
+    "entity_corrections": (EntityCorrection, set()),
 }
 
 

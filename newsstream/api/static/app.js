@@ -15,7 +15,9 @@ const FACET_PARAMETER = {
 const VALUE_PARAMETERS = ["lang", "agency", "source"];
 const SINGLE_PARAMETERS = [...VALUE_PARAMETERS, "from", "to"];
 const LIST_PARAMETERS = ["entity", "person", "location", "organization"];  // repeatable: all must hold
-const ENTITY_KINDS = [["persons", "person"], ["locations", "location"], ["organizations", "organization"]];
+const ENTITY_KINDS = ["person", "location", "organization"];
+// Entity filters hold ids ("Q142", "per:vladimir-putin"); what they are called, as the server named them.
+const entityNames = new Map();
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -102,7 +104,8 @@ function renderActiveFilters() {
   const filters = [
     ...VALUE_PARAMETERS.filter((name) => state[name])
       .map((name) => [`${name}: ${state[name]}`, () => update({ [name]: null })]),
-    ...LIST_PARAMETERS.flatMap((name) => state[name].map((value) => [`${name}: ${value}`, () => toggle(name, value)])),
+    ...LIST_PARAMETERS.flatMap((name) => state[name].map((value) => [
+      `${name}: ${entityNames.get(value) || value}`, () => toggle(name, value)])),
     ...(state.from || state.to
       ? [[`published: ${state.from || "…"} – ${state.to || "…"}`, () => update({ from: null, to: null })]] : []),
   ];
@@ -117,10 +120,12 @@ function renderActiveFilters() {
 
 function renderFacets(facets) {
   for (const [name, parameter] of Object.entries(FACET_PARAMETER)) {
-    const items = facets[name].map(({ value, count }) => {
+    const items = facets[name].map(({ value, count, name: entityName }) => {
+      if (entityName) entityNames.set(value, entityName);
       const button = element("button", { attributes: {
         type: "button", "data-value": value, "aria-pressed": String(isActive(parameter, value)),
-      } }, [element("span", { text: value, className: "value" }), element("span", { text: String(count), className: "count" })]);
+      } }, [element("span", { text: entityName || value, className: "value" }),
+        element("span", { text: String(count), className: "count" })]);
       button.addEventListener("click", () => toggle(parameter, value));
       return element("li", {}, [button]);
     });
@@ -142,14 +147,16 @@ function renderFacets(facets) {
   $("#facet-published").hidden = bars.length === 0;
 }
 
+// A chip filters on the entity's id: clicking "Moscou" finds the articles naming Moskau or Moscow too.
 function entityChips(hit) {
-  return ENTITY_KINDS.flatMap(([field, kind]) => hit[field].map((name) => {
-    const chip = element("button", { text: name, className: `chip ${kind}`, attributes: {
-      type: "button", title: `only articles naming ${name}`, "data-kind": kind,
+  return hit.entities.filter(({ label }) => ENTITY_KINDS.includes(label)).map(({ id, name, label }) => {
+    entityNames.set(id, name);
+    const chip = element("button", { text: name, className: `chip ${label}`, attributes: {
+      type: "button", title: `only articles naming ${name}`, "data-kind": label, "data-id": id,
     } });
-    chip.addEventListener("click", () => { if (!isActive(kind, name)) toggle(kind, name); });
+    chip.addEventListener("click", () => { if (!isActive(label, id)) toggle(label, id); });
     return chip;
-  }));
+  });
 }
 
 function renderHit(hit) {
@@ -185,12 +192,57 @@ function showError(error) {
   $("#error").hidden = !error;
 }
 
+// --- the entity filtered on: its names in every language, its articles, who is named beside it ---
+
+function filteredEntity() {
+  const ids = LIST_PARAMETERS.flatMap((name) => state[name]);
+  return ids.length === 1 ? ids[0] : null;
+}
+
+function renderEntityCard(view) {
+  const names = Object.entries(view.names).map(([language, spellings]) =>
+    element("li", {}, [element("span", { text: `${language}: `, className: "language" }),
+      element("span", { text: spellings.join(", ") })]));
+  const beside = view.co_occurring.map(({ id, name, label, count }) => {
+    entityNames.set(id, name);
+    const button = element("button", { text: `${name} (${count})`, className: `chip ${label || ""}`,
+      attributes: { type: "button", "data-id": id, title: `also ${name}` } });
+    button.addEventListener("click", () => toggle("entity", id));
+    return button;
+  });
+  const days = view.per_day.map(({ day, count }) => `${day}: ${count}`).join(" · ");
+  $("#entity-card").replaceChildren(
+    element("h2", { text: view.name }),
+    element("p", { className: "hit-meta", text: [view.id, view.label, `${view.articles} article${view.articles === 1 ? "" : "s"}`,
+      view.known ? "in the knowledge base" : null].filter(Boolean).join(" · ") }),
+    element("ul", { className: "entity-names" }, names),
+    ...(days ? [element("p", { className: "hit-meta", text: days })] : []),
+    ...(beside.length ? [element("p", { text: "Named beside it:" }), element("div", { className: "chips" }, beside)] : []),
+  );
+  $("#entity-card").hidden = false;
+}
+
+async function showEntity() {
+  const id = filteredEntity();
+  if (!id) {
+    $("#entity-card").hidden = true;
+    return;
+  }
+  try {
+    const view = await api(`/entities/${encodeURIComponent(id)}`);
+    if (filteredEntity() === id) renderEntityCard(view);
+  } catch {
+    $("#entity-card").hidden = true;  // an id no article names any more: the search says so
+  }
+}
+
 let latestSearch = 0;
 
 async function search() {
   const ticket = ++latestSearch;  // answers to superseded searches are dropped
   $("#q").value = state.q;
   renderActiveFilters();
+  showEntity();
   try {
     const result = await api(`/search?${searchParameters()}`);
     if (ticket !== latestSearch) return;
