@@ -64,13 +64,31 @@ def eval_linking(
         fail(f"cannot read {file} as {gold_format or 'gold'}: {error}")
     try:
         pipeline = get_settings().pipeline
-        link = linking.default_linker(knowledge_base or getattr(pipeline, "knowledge_base", None),
-                                      display_language=getattr(pipeline, "entity_name_language", "en"))
+        link = linking.default_linker(knowledge_base or pipeline.knowledge_base,
+                                      display_language=pipeline.entity_name_language)
     except linking.LinkerUnavailableError as error:
         fail(str(error))
     result = linking.evaluate_linking(articles, link, source=str(file), gold_format=gold_format,
                                       limit=limit).to_dict(errors=errors)
     print(json.dumps(result, ensure_ascii=False) if as_json else linking.render_linking_report(result))
+
+
+@measure_app.command("linking-cost")
+def linking_cost(
+    corpus: Annotated[Optional[list[Path]], typer.Option(exists=True, dir_okay=False, help="JSON Lines corpora, "
+                                                         "mixed one article of each in turn (default: the samples)")] = None,
+    articles: Annotated[int, typer.Option(min=1)] = 300,
+    rounds: Annotated[int, typer.Option(min=1)] = 3,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """What linking costs: the knowledge base's load time and memory per NLP process, and the
+    linker's share of the per-article NLP time on the same articles."""
+    from newsstream.measure.bench import copies, load_rows
+    from newsstream.measure.linking_cost import measure_linking_cost, render_linking_cost
+
+    rows = load_rows(corpus or ())
+    cost = measure_linking_cost(copies(rows, min(articles, len(rows)), "cost"), get_settings().pipeline, rounds)
+    print(json.dumps(cost.as_dict()) if as_json else render_linking_cost(cost))
 
 
 @measure_app.command("eval-langid")

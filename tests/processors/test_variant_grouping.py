@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from ingest.wiredump import split_wire_dump
 from newsstream.settings import PROJECT_ROOT
 from processors.config import PipelineConfig
 from processors.pipeline import enrich_articles
@@ -12,6 +13,7 @@ from schemas import EnrichedArticle, RawArticle
 from schemas.articles import EntityLabel
 
 SAMPLES = PROJECT_ROOT / "samples" / "articles-multilingual.jsonl"
+SEED = PROJECT_ROOT.parent / "shared" / "samples" / "seed-wire-dump.txt"
 # The thing, its kind, and how each article spells it.
 THINGS: dict[str, tuple[EntityLabel, set[str]]] = {
     "Putin": ("person", {"Vladimir Putin", "Vladimir Poutine", "Wladimir Putin", "Vladímir Putin", "Vladimir Poetin"}),
@@ -58,3 +60,24 @@ def test_each_named_thing_has_one_id_in_five_languages(articles: list[EnrichedAr
 def test_the_articles_name_each_thing_by_its_canonical_english_name(articles: list[EnrichedArticle]) -> None:
     names = {entity.name for article in articles for entity in article.entities if entity.id in QIDS.values()}
     assert {"France", "Moscow", "Paris", "Russia", "Germany", "Ukraine", "World Health Organization", "European Union"} <= names
+
+
+def _putin_and_his_short_form(article: EnrichedArticle, full: str, short: str) -> str:
+    [putin] = [entity for entity in article.entities if entity.text == full]
+    assert short in putin.aliases and putin.count >= 2  # the surname alone is one of its mentions
+    return putin.id
+
+
+def test_a_french_putin_with_his_surname_alone_is_the_english_putin(articles: list[EnrichedArticle]) -> None:
+    by_language = {article.language: article for article in articles}
+    assert _putin_and_his_short_form(by_language["fr"], "Vladimir Poutine", "Poutine") == \
+        _putin_and_his_short_form(by_language["en"], "Vladimir Putin", "Putin")
+
+
+@pytest.mark.skipif(not SEED.is_file(), reason="the user's seed is in ../shared")
+def test_the_seeds_putin_is_one_entity_with_the_id_of_the_english_putin(articles: list[EnrichedArticle]) -> None:
+    [visit] = [article for article in enrich_articles(split_wire_dump(SEED.read_text(encoding="utf-8")),
+                                                      PipelineConfig()) if "Poutine" in article.title]
+    english = next(article for article in articles if article.language == "en")
+    assert _putin_and_his_short_form(visit, "Vladimir Poutine", "Poutine") == \
+        _putin_and_his_short_form(english, "Vladimir Putin", "Putin")

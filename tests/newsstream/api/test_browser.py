@@ -75,6 +75,9 @@ def test_search_filter_by_a_person_add_a_rule_and_see_its_alert_arrive(page: Pag
     for index in range(count):
         expect(page.locator(".hit").nth(index).locator(f'.chip.person[data-id="{person_id}"]')).to_be_visible()
     expect(page.locator(f'#facet-persons button[data-value="{person_id}"]')).to_have_attribute("aria-pressed", "true")
+    # The entity filtered on has its card: its names by language and the entities named beside it.
+    expect(page.locator("#entity-card h2")).to_have_text(person)
+    expect(page.locator("#entity-card")).to_contain_text(person_id)
 
     # A rule through the form, with the key typed once and kept for the tab.
     page.fill("#api-key", WRITE_KEY)
