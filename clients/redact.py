@@ -65,7 +65,7 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # bad format arguments: logging would report them; keep the template
             message = str(record.msg)
-        record.msg, record.args = redact_text(message), None
+        record.msg, record.args = redact_text(message), ()  # not None: formatters (mode's) map over args
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         record.exc_info = None

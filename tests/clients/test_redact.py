@@ -159,3 +159,14 @@ def test_installed_redaction_covers_records_of_any_handler(caplog) -> None:  # n
         assert "http://es:9200/_bulk" in text and "http://h/x" in text
     finally:
         logging.setLogRecordFactory(previous)
+
+
+def test_a_redacted_record_formats_under_fausts_log_formatter() -> None:
+    # mode (Faust's logging) colours each argument of a record: a redacted record must still format.
+    from mode.utils.logging import ExtensionFormatter
+
+    record = logging.LogRecord("faust", logging.INFO, __file__, 1, "Creating topic %r at %s",
+                               ("articles.raw", "http://u:p@es:9200/"), None)
+    RedactingFilter().filter(record)
+    formatter = ExtensionFormatter(stream=io.StringIO(), fmt="%(message)s")
+    assert formatter.format(record) == "Creating topic 'articles.raw' at http://es:9200/"
