@@ -59,6 +59,8 @@ def test_search_filter_by_a_person_add_a_rule_and_see_its_alert_arrive(page: Pag
     expected_title = "Poutine" if SEED.is_file() else "EU ministers agree new sanctions"
     hit = page.locator(".hit", has=page.locator(".hit-title", has_text=expected_title))
     expect(hit).to_be_visible()
+    # The page shows every article before the search's answer arrives: wait for its marked snippets.
+    expect(hit.locator(".snippet mark").first).to_be_visible()
     snippets = hit.locator(".snippet").evaluate_all("nodes => nodes.map(node => node.innerHTML)")
     assert any("<mark>sanctions</mark>" in snippet for snippet in snippets), snippets
     expect(page).to_have_url(f"{site}/?q=sanction")
