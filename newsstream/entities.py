@@ -12,11 +12,9 @@ from typing import Any, Literal
 from elasticsearch.helpers import bulk, scan
 from pydantic import BaseModel
 
-from processors.index import (
-    MAX_CORRECTIONS, article_document, article_from_document, corrections_of, entity_name_actions, entity_names,
-)
+from processors.index import article_document, article_from_document, entity_name_actions, entity_names
 from processors.knowledge import KnowledgeBase, kb_key
-from processors.linking import Corrections, relinked
+from processors.linking import MAX_CORRECTIONS, Corrections, relinked
 from processors.names import fold
 from schemas.articles import EnrichedArticle
 from schemas.entities import EntityCorrection, EntityName
@@ -149,7 +147,7 @@ Progress = Callable[[int], None]
 def read_corrections(es: Any, index: str) -> Corrections:
     if not es.indices.exists(index=index):
         return Corrections()
-    return corrections_of(es.search(index=index, size=MAX_CORRECTIONS, query={"match_all": {}}))
+    return Corrections.from_search(es.search(index=index, size=MAX_CORRECTIONS, query={"match_all": {}}))
 
 
 def merge_entities(es: Any, stores: EntityStores, keep: str, other: str, kb: KnowledgeBase,

@@ -1,19 +1,16 @@
 """The index stage: enriched articles as Elasticsearch documents, written in bulk by id."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from processors.names import fold, name_keys
 from schemas import EnrichedArticle
-from processors.linking import Corrections
-from schemas.entities import EntityCorrection, EntityName, entity_name_id
+from schemas.entities import EntityName, entity_name_id
 
 # Entity names and ids are denormalised into keyword fields so filters and facets need no nested
 # queries: canonical names by label, ids by label (what facets count), and all ids together.
 ENTITY_FIELDS = {"person": "persons", "location": "locations", "organization": "organizations", "misc": "misc"}
-# People settle a handful of entities, not thousands: all corrections are read in one search.
-MAX_CORRECTIONS = 10_000
 ENTITY_ID_FIELDS = {"person": "person_ids", "location": "location_ids", "organization": "organization_ids",
                     "misc": "misc_ids"}
 
@@ -63,7 +60,3 @@ def entity_name_actions(names: Iterable[EntityName], index: str) -> Iterator[dic
     for name in names:
         yield {"_op_type": "create", "_index": index, "_id": name.id, "_source": name.model_dump(mode="json")}
 
-
-def corrections_of(response: Mapping[str, Any]) -> Corrections:
-    """The corrections a search of the entity-corrections index returned."""
-    return Corrections.of(EntityCorrection.model_validate(hit["_source"]) for hit in response["hits"]["hits"])

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from processors.knowledge import SHIPPED_GAZETTEER, KnowledgeBase, KnownEntity, kb_key
 from processors.names import key_slug, name_key
@@ -23,6 +24,8 @@ from schemas.articles import Entity, EntityLabel
 from schemas.entities import EntityCorrection
 
 ID_PREFIXES: dict[EntityLabel, str] = {"person": "per", "location": "loc", "organization": "org", "misc": "misc"}
+# People settle a handful of entities, not thousands: all corrections are read in one search.
+MAX_CORRECTIONS = 10_000
 _NAME_ID_PREFIXES = tuple(f"{prefix}:" for prefix in ID_PREFIXES.values())
 _NATIONS = frozenset({"country", "continent"})
 # A single-word "person" is taken for a place only when the place is this prominent: the model
@@ -235,6 +238,11 @@ class Corrections:
         return cls(merged_into={other: into for other, (into, _) in merges.items()},
                    names={into: name for into, name in merges.values() if name},
                    split_off=frozenset((r.entity_id, r.key) for r in records if r.kind == "split" and r.key))
+
+    @classmethod
+    def from_search(cls, response: Mapping[str, Any]) -> "Corrections":
+        """The corrections a search of the entity-corrections index returned."""
+        return cls.of(EntityCorrection.model_validate(hit["_source"]) for hit in response["hits"]["hits"])
 
     def __bool__(self) -> bool:
         return bool(self.merged_into or self.split_off)

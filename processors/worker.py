@@ -25,8 +25,8 @@ from clients.kafka import faust_producer_options
 from clients.redact import install_log_redaction
 from newsstream.settings import Settings
 from processors.batch import BatchHandler, Record, with_retries
-from processors.index import MAX_CORRECTIONS, bulk_actions, corrections_of, entity_name_actions, entity_names
-from processors.linking import Corrections
+from processors.index import bulk_actions, entity_name_actions, entity_names
+from processors.linking import MAX_CORRECTIONS, Corrections
 from processors.nlp_pool import NlpPool
 from processors.rulebook import RuleBook
 from processors.webhooks import WebhookSender
@@ -101,7 +101,7 @@ class ElasticsearchCorrections:
             except Exception as error:  # noqa: BLE001 - keep applying the corrections last read
                 log.warning("entity corrections not read (%s: %s)", type(error).__name__, error)
             else:
-                self._corrections = corrections_of(response)
+                self._corrections = Corrections.from_search(response)
         return self._corrections
 
 
