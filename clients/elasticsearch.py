@@ -22,10 +22,12 @@ class ElasticsearchConfig:
 
 def ensure_index(es: Elasticsearch, name: str, spec: IndexSpec) -> None:
     """Installs the index's template (so an index created by a write gets the mapping too) and
-    creates the index; harmless when both exist."""
+    creates the index, or adds the fields a newer version declares to an index that exists."""
     body = spec.body()
     es.indices.put_index_template(name=f"{name}-template", index_patterns=[name], priority=100, template=body)
-    if not es.indices.exists(index=name):
+    if es.indices.exists(index=name):
+        es.indices.put_mapping(index=name, properties=body["mappings"]["properties"])
+    else:
         # Another process may create it between the check and here: "already exists" (400) is fine.
         es.options(ignore_status=400).indices.create(index=name)
 

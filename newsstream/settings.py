@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     index_alerts: str = "alerts"
     index_entities: str = "entities"
     index_entity_corrections: str = "entity-corrections"
+    index_story_signatures: str = "story-signatures"
     # How often a worker reads the entity corrections again (`newsstream entities merge`/`split`).
     entity_corrections_refresh_s: float = Field(default=10.0, gt=0)
 

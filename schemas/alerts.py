@@ -12,9 +12,10 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def alert_id(rule_name: str, article_id: str) -> str:
-    """The same (rule, article) pair always gets the same id, so a replayed article never alerts twice."""
-    return hashlib.sha256(f"{rule_name}\x1f{article_id}".encode("utf-8")).hexdigest()[:24]
+def alert_id(rule_name: str, story_id: str) -> str:
+    """The same (rule, story) pair always gets the same id, so a story alerts once and a replayed
+    article never alerts again (an article in no story is a story of its own: its id)."""
+    return hashlib.sha256(f"{rule_name}\x1f{story_id}".encode("utf-8")).hexdigest()[:24]
 
 
 class Rule(BaseModel):
@@ -55,9 +56,13 @@ class Rule(BaseModel):
 
 
 class Alert(BaseModel):
+    """A rule's match on a story: delivered for its first matching article; later matching copies
+    and articles of the story are added to it (`article_ids`, `sources`, `languages`), not delivered."""
+
     id: str
     rule: str
-    article_id: str
+    article_id: str  # the first matching article, which the title, snippet and terms are of
+    story_id: str | None = None
     title: str
     language: str
     matched_terms: list[str]
@@ -65,3 +70,8 @@ class Alert(BaseModel):
     published_at: datetime | None = None
     matched_at: datetime = Field(default_factory=_utcnow)
     source: str | None = None
+    article_ids: list[str] = Field(default_factory=list)  # every matching article, first first (capped)
+    article_count: int = 1
+    sources: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+    last_matched_at: datetime | None = None

@@ -158,6 +158,10 @@ class EnrichedArticle(BaseModel):
     body_terms: str = ""
     # Languages present in the text that no NER model covers: no entities were guessed for them.
     ner_unavailable: list[str] = Field(default_factory=list)
+    # The story stage's (processors/stories.py): the earliest near-copy of this text seen, and the
+    # event the article reports, the id of the story's first article (its own when it starts one).
+    duplicate_of: str | None = None
+    story_id: str | None = None
     published_at: datetime | None = None
     fetched_at: datetime | None = None
     processed_at: datetime = Field(default_factory=_utcnow)

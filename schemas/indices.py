@@ -27,11 +27,15 @@ INDICES: tuple[IndexSpec, ...] = (
     IndexSpec(role="articles", default_name="articles", mapping_file="articles.json",
               description="enriched articles, by article id"),
     IndexSpec(role="alerts", default_name="alerts", mapping_file="alerts.json",
-              description="alerts, by (rule, article) id: a create that conflicts means alerted before"),
+              description="alerts, by (rule, story) id: a create that conflicts means the story alerted before, "
+                          "and the article is added to that alert"),
     IndexSpec(role="entities", default_name="entities", mapping_file="entities.json",
               description="entity spellings by language, by (entity, spelling, language) id: written by every "
                           "worker, a create that conflicts means seen before"),
     IndexSpec(role="entity_corrections", default_name="entity-corrections", mapping_file="entity-corrections.json",
               description="entity merges and splits people made, by what they correct: applied by every worker "
                           "and to past articles"),
+    IndexSpec(role="story_signatures", default_name="story-signatures", mapping_file="story-signatures.json",
+              description="what finds an article's copies and story (MinHash bands, terms, entity ids), by "
+                          "article id: looked up by terms within the story window"),
 )

@@ -12,6 +12,7 @@ from schemas import EnrichedArticle
 from schemas.alerts import Alert
 from schemas.entities import EntityCorrection, EntityName
 from schemas.indices import INDICES
+from schemas.stories import StorySignature
 from schemas.topics import TOPICS
 
 # The documents each index holds: the model's fields, and what the index stage adds to them.
@@ -21,6 +22,7 @@ DOCUMENTS: dict[str, tuple[type[BaseModel], set[str]]] = {
     "alerts": (Alert, set()),
     "entities": (EntityName, set()),
     "entity_corrections": (EntityCorrection, set()),
+    "story_signatures": (StorySignature, set()),
 }
 
 
