@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ from clients.kafka import Compression, KafkaClientConfig
 from clients.outbound import OutboundPolicy
 from deploy.config import StackConfig
 from ingest.feeds.config import FeedsConfig
-from processors.config import DEFAULT_LANGUAGES, DEFAULT_SPACY_MODELS, PipelineConfig
+from processors.config import DEFAULT_LANGUAGES, DEFAULT_SPACY_MODELS, PipelineConfig, StoryConfig
 from schemas.indices import INDICES, IndexSpec
 from schemas.topics import TOPICS, TopicSpec
 
@@ -82,6 +83,8 @@ class Settings(BaseSettings):
     index_story_signatures: str = "story-signatures"
     # How often a worker reads the entity corrections again (`newsstream entities merge`/`split`).
     entity_corrections_refresh_s: float = Field(default=10.0, gt=0)
+    # Articles further apart in time than this are never one story (nor copies of each other).
+    story_window_hours: float = Field(default=72.0, gt=0)
 
     # Pipeline
     languages: str = ",".join(DEFAULT_LANGUAGES)
@@ -157,6 +160,10 @@ class Settings(BaseSettings):
         return PipelineConfig(languages=self.language_set, spacy_models=tuple(self.spacy_model_map.items()),
                               max_body_bytes=self.max_body_bytes, nlp_batch_size=self.batch_size,
                               knowledge_base=self.knowledge_base, entity_name_language=self.entity_name_language)
+
+    @property
+    def stories(self) -> StoryConfig:
+        return StoryConfig(window=timedelta(hours=self.story_window_hours))
 
     @property
     def feeds(self) -> FeedsConfig:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Iterable, Set as AbstractSet
+from collections.abc import Iterable, Sequence, Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import NamedTuple
@@ -451,16 +451,51 @@ class RuleIndex:
         return sorted(found, key=lambda match: match.rule.name)
 
 
+# Articles an alert lists; past it `article_count` still counts, but a replayed article beyond the
+# list may be counted again (it can no longer be recognised).
+MAX_ALERT_ARTICLES = 1000
+
+
 def make_alert(match: RuleMatch, article: EnrichedArticle) -> Alert:
     snippets = highlight(article, set(match.matched_terms), max_snippets=1)
+    story_id = article.story_id or article.id
     return Alert(
-        id=alert_id(match.rule.name, article.id),
+        id=alert_id(match.rule.name, story_id),
         rule=match.rule.name,
         article_id=article.id,
+        story_id=story_id,
         title=article.title,
         language=article.language,
         matched_terms=sorted(match.matched_terms),
         snippet=snippets[0] if snippets else "",
         published_at=article.published_at,
         source=article.source,
+        article_ids=[article.id],
+        sources=[article.source] if article.source else [],
+        languages=[article.language],
     )
+
+
+def folded(alert: Alert, later: Alert) -> Alert | None:
+    """`alert` with the articles of `later` (same rule and story) added; None when they are in
+    already (a replay), so nothing is written twice."""
+    added = [article_id for article_id in later.article_ids if article_id not in alert.article_ids]
+    if not added:
+        return None
+    room = max(0, MAX_ALERT_ARTICLES - len(alert.article_ids))
+    return alert.model_copy(update={
+        "article_ids": alert.article_ids + added[:room],
+        "article_count": alert.article_count + len(added),
+        "sources": list(dict.fromkeys([*alert.sources, *later.sources])),
+        "languages": list(dict.fromkeys([*alert.languages, *later.languages])),
+        "last_matched_at": later.last_matched_at or later.matched_at,
+    })
+
+
+def per_story(alerts: Sequence[Alert]) -> list[Alert]:
+    """One alert per id, in order of first appearance, the later articles of the batch folded in."""
+    combined: dict[str, Alert] = {}
+    for alert in alerts:
+        first = combined.get(alert.id)
+        combined[alert.id] = alert if first is None else (folded(first, alert) or first)
+    return list(combined.values())

@@ -3,8 +3,10 @@ alerts out. This is the code that carries the guarantee "nothing lost, nothing d
 
 - `handle` returns only once every record of the batch is indexed or dead-lettered; the caller
   acknowledges the offsets after it returns, so a crash before then replays the batch.
-- Indexing is by article id and alerts by (rule, article) id, so a replay duplicates nothing and
-  alerts nothing twice.
+- Indexing is by article id and alerts by (rule, story) id, so a replay duplicates nothing and
+  alerts nothing twice; a story's copies and later articles are added to its alert, not delivered.
+- The story stage decides each article's copy and story before indexing, from signatures stored
+  by earlier batches (any worker's); a replayed article finds its own and keeps its decision.
 - Transient failures (Elasticsearch down, the NLP pool rebuilding) are retried until they pass:
   the stream stalls visibly instead of dropping articles or buffering without bound.
 
@@ -19,10 +21,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from processors.alerts import RuleIndex, make_alert
+from processors.alerts import RuleIndex, make_alert, per_story
+from processors.config import StoryConfig
 from processors.linking import Corrections, corrected
+from processors.stories import assign_batch, decided, signature
 from schemas import DeadLetter, EnrichedArticle
 from schemas.alerts import Alert
+from schemas.stories import StoryMerge, StorySignature
 
 log = logging.getLogger("newsstream.worker")
 
@@ -56,8 +61,21 @@ class ArticleSink(Protocol):
 
 
 class AlertStore(Protocol):
-    async def record_new(self, alerts: list[Alert]) -> list[Alert]:
-        """Stores alerts by id; returns those not stored before."""
+    async def record(self, alerts: list[Alert]) -> list[Alert]:
+        """Stores alerts by id, one per id; an alert stored before gets the new one's articles
+        added (`processors.alerts.folded`). Returns those not stored before: the ones to deliver."""
+
+
+class StoryStore(Protocol):
+    async def candidates(self, signatures: list[StorySignature]) -> list[list[StorySignature]]:
+        """For each signature, the stored decided ones it may be a copy of or share a story with
+        (`processors.stories.lookup_query`), its own first if it was decided before."""
+
+    async def record(self, signatures: list[StorySignature]) -> None:
+        """Stores decided signatures by article id, visible to the next lookup."""
+
+    async def merge(self, merges: list[StoryMerge]) -> None:
+        """Relabels the stored signatures and articles of each merged story."""
 
 
 class MessageSink(Protocol):
@@ -122,6 +140,8 @@ class BatchHandler:
     alert_topic: MessageSink
     rules: RuleSource
     notifier: Notifier
+    stories: StoryStore
+    story_config: StoryConfig = field(default_factory=StoryConfig)
     corrections: CorrectionSource = field(default_factory=NoCorrections)
     retry: Retry = field(default_factory=Retry)
 
@@ -135,8 +155,10 @@ class BatchHandler:
         results = [DeadLetter.from_bytes(b"", stage=UNDECODABLE_STAGE, error=record.undecodable)
                    if record.undecodable is not None else next(enriched) for record in records]
         results = await self.corrected(results)
+        results, signatures, merges = await self.assign_stories(results, records)
         articles = [result for result in results if isinstance(result, EnrichedArticle)]
         refused = await with_retries("indexing", lambda: self.articles.index(articles), self.retry) if articles else {}
+        await self.record_stories([s for s in signatures if s.id not in refused], merges)
         for record, result in zip(records, results, strict=True):
             if isinstance(result, DeadLetter):
                 outcome.dead_letters.append(result.model_copy(update=record.where))
@@ -161,6 +183,35 @@ class BatchHandler:
         return [result.model_copy(update={"entities": corrected(result.entities, corrections)})
                 if isinstance(result, EnrichedArticle) else result for result in results]
 
+    async def assign_stories(
+        self, results: list[EnrichedArticle | DeadLetter], records: Sequence[Record],
+    ) -> tuple[list[EnrichedArticle | DeadLetter], list[StorySignature], list[StoryMerge]]:
+        """Each article's `duplicate_of` and `story_id`; an article whose signature cannot be made
+        is a dead letter of the stories stage."""
+        signatures: list[StorySignature] = []
+        for position, result in enumerate(results):
+            if isinstance(result, EnrichedArticle):
+                try:
+                    signatures.append(signature(result, self.story_config))
+                except Exception as error:  # noqa: BLE001 - this article's dead letter, not the batch's
+                    results[position] = DeadLetter.from_bytes(records[position].value, stage="stories",
+                                                              error=f"{type(error).__name__}: {error}")
+        if not signatures:
+            return results, [], []
+        found = await with_retries("looking up stories", lambda: self.stories.candidates(signatures), self.retry)
+        decisions, merges = assign_batch(signatures, found, self.story_config)
+        by_id = {decision.id: decision for decision in decisions}
+        return ([decided(result, by_id[result.id]) if isinstance(result, EnrichedArticle) else result
+                 for result in results], decisions, merges)
+
+    async def record_stories(self, signatures: list[StorySignature], merges: list[StoryMerge]) -> None:
+        """After indexing: a crash before this replays the batch, which decides the same again."""
+        if signatures:
+            await with_retries("recording story signatures", lambda: self.stories.record(signatures), self.retry)
+        if merges:
+            await with_retries("merging stories", lambda: self.stories.merge(merges), self.retry)
+            log.info("stories merged: %s", ", ".join(f"{m.story_id} into {m.into}" for m in merges))
+
     async def send_dead_letter(self, letter: DeadLetter) -> None:
         key = (letter.key or "").encode() or None
         await with_retries("sending a dead letter", lambda: self.dead_letters.send(key, letter.model_dump_json().encode()),
@@ -169,15 +220,15 @@ class BatchHandler:
 
     async def emit_alerts(self, articles: list[EnrichedArticle]) -> list[Alert]:
         """Matches before the batch is acked: a crash before this point replays the batch, and the
-        (rule, article) ids make the replay alert nothing twice."""
+        (rule, story) ids make the replay alert nothing twice."""
         if not articles:
             return []
         await self.rules.ready.wait()
         index = self.rules.index
-        alerts = [make_alert(match, article) for article in articles for match in index.match(article)]
+        alerts = per_story([make_alert(match, article) for article in articles for match in index.match(article)])
         if not alerts:
             return []
-        new = await with_retries("storing alerts", lambda: self.alerts.record_new(alerts), self.retry)
+        new = await with_retries("storing alerts", lambda: self.alerts.record(alerts), self.retry)
         for alert in new:
             await with_retries("publishing an alert", lambda: self.alert_topic.send(alert.id.encode(),
                                                                                     alert.model_dump_json().encode()),

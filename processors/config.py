@@ -3,6 +3,7 @@ pickled to the NLP processes), never read from the environment here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 # py3langid restricted to these reaches 99.7 % on the 24-language gold set against 98.8 % with
@@ -32,3 +33,24 @@ class PipelineConfig:
     @property
     def model_map(self) -> dict[str, str]:
         return dict(self.spacy_models)
+
+
+@dataclass(frozen=True)
+class StoryConfig:
+    """The story stage's thresholds (processors/stories.py; chosen on data by `newsstream measure
+    eval-dedup` and `eval-stories`, whose figures the README quotes)."""
+
+    window: timedelta = timedelta(days=3)  # articles further apart in time are never one story
+    # Near copies: MinHash over the body's word shingles, LSH bands of `band_rows` values.
+    shingle_words: int = 4
+    minhash_permutations: int = 120
+    band_rows: int = 3
+    minhash_seed: int = 20261202  # changing it orphans every stored signature
+    copy_jaccard: float = 0.6  # estimated Jaccard of the shingle sets, or
+    copy_containment: float = 0.85  # share of the shorter text's shingles in the longer one's
+    min_contained_shingles: int = 20  # below this, containment proves nothing (a one-line brief)
+    # Stories: how related an article must be to one of a story's to join it.
+    story_terms: int = 40  # weightiest analysed terms kept per article
+    same_language_threshold: float = 0.3
+    cross_language_threshold: float = 0.4
+    candidates: int = 20  # stored signatures fetched per article

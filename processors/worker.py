@@ -17,21 +17,26 @@ from typing import Any
 import faust
 from aiokafka.errors import MessageSizeTooLargeError
 from elasticsearch import AsyncElasticsearch
-from elasticsearch.helpers import async_bulk
+from elasticsearch import ConflictError
+from elasticsearch.helpers import async_bulk, async_scan
 
 from clients import undecodable
 from clients.elasticsearch import ensure_index, make_async_client, make_client
 from clients.kafka import faust_producer_options
 from clients.redact import install_log_redaction
 from newsstream.settings import Settings
+from processors.alerts import folded
 from processors.batch import BatchHandler, Record, with_retries
+from processors.config import StoryConfig
 from processors.index import bulk_actions, entity_name_actions, entity_names
 from processors.linking import MAX_CORRECTIONS, Corrections
 from processors.nlp_pool import NlpPool
 from processors.rulebook import RuleBook
+from processors.stories import lookup_query
 from processors.webhooks import WebhookSender
 from schemas import DeadLetter, EnrichedArticle
 from schemas.alerts import Alert
+from schemas.stories import StoryMerge, StorySignature
 
 log = logging.getLogger("newsstream.worker")
 
@@ -106,12 +111,15 @@ class ElasticsearchCorrections:
 
 
 class ElasticsearchAlerts:
+    # Tries of one read-add-write of an alert that other workers keep changing meanwhile.
+    FOLD_ATTEMPTS = 10
+
     def __init__(self, es: AsyncElasticsearch, index: str) -> None:
         self.es, self.name = es, index
 
-    async def record_new(self, alerts: list[Alert]) -> list[Alert]:
-        """Creates alerts by their (rule, article) id; those that already exist were alerted before
-        (a replay) and are left out."""
+    async def record(self, alerts: list[Alert]) -> list[Alert]:
+        """Creates alerts by their (rule, story) id; one that exists already (the story alerted
+        before, or a replay) gets the new articles added and is left out of those returned."""
         actions = ({"_op_type": "create", "_index": self.name, "_id": a.id, "_source": a.model_dump(mode="json")}
                    for a in alerts)
         # A create by id conflicts with an existing id in real time; refresh=True (not wait_for) only
@@ -122,7 +130,67 @@ class ElasticsearchAlerts:
         if failed:
             raise RuntimeError(f"{len(failed)} alert(s) not stored: {failed[0]}")
         seen_before = {detail["_id"] for detail in details}
+        for alert in alerts:
+            if alert.id in seen_before:
+                await self._fold(alert)
         return [alert for alert in alerts if alert.id not in seen_before]
+
+    async def _fold(self, later: Alert) -> None:
+        """Read, add, write back only if nobody wrote in between (no scripts on a minimal cluster)."""
+        for _ in range(self.FOLD_ATTEMPTS):
+            stored = await self.es.get(index=self.name, id=later.id)
+            alert = folded(Alert.model_validate(stored["_source"]), later)
+            if alert is None:
+                return
+            try:
+                await self.es.index(index=self.name, id=alert.id, document=alert.model_dump(mode="json"),
+                                    if_seq_no=stored["_seq_no"], if_primary_term=stored["_primary_term"],
+                                    refresh=True)
+                return
+            except ConflictError:
+                continue
+        raise RuntimeError(f"alert {later.id} changed {self.FOLD_ATTEMPTS} times while adding an article to it")
+
+
+class ElasticsearchStories:
+    """Story signatures in Elasticsearch: one msearch finds a batch's candidates, so the stage's
+    state is shared by every worker and survives restarts."""
+
+    def __init__(self, es: AsyncElasticsearch, index: str, articles_index: str, config: StoryConfig) -> None:
+        self.es, self.name, self.articles_index, self.config = es, index, articles_index, config
+
+    async def candidates(self, signatures: list[StorySignature]) -> list[list[StorySignature]]:
+        own = await self.es.mget(index=self.name, ids=[signature.id for signature in signatures])
+        searches: list[dict[str, Any]] = []
+        for signature in signatures:
+            searches += [{"index": self.name}, lookup_query(signature, self.config)]
+        response = await self.es.msearch(searches=searches)
+        found = []
+        for stored, result in zip(own["docs"], response["responses"], strict=True):
+            if "error" in result:
+                raise RuntimeError(f"story lookup failed: {result['error']}")
+            hits = [StorySignature.model_validate(hit["_source"]) for hit in result["hits"]["hits"]]
+            own_decision = [StorySignature.model_validate(stored["_source"])] if stored.get("found") else []
+            found.append(own_decision + hits)
+        return found
+
+    async def record(self, signatures: list[StorySignature]) -> None:
+        actions = ({"_op_type": "index", "_index": self.name, "_id": s.id, "_source": s.model_dump(mode="json")}
+                   for s in signatures)
+        # refresh=True: the next batch, on any worker, finds these.
+        _, errors = await async_bulk(self.es, actions, raise_on_error=False, raise_on_exception=True, refresh=True)
+        if errors:
+            raise RuntimeError(f"{len(errors)} story signature(s) not stored: {errors[0]}")  # type: ignore[index]
+
+    async def merge(self, merges: list[StoryMerge]) -> None:
+        """Relabels the merged stories' signatures and articles (partial updates: no scripts)."""
+        for merge in merges:
+            for index in (self.name, self.articles_index):
+                ids = [hit["_id"] async for hit in async_scan(
+                    self.es, index=index, query={"query": {"term": {"story_id": merge.story_id}}}, _source=False)]
+                actions = ({"_op_type": "update", "_index": index, "_id": doc_id, "doc": {"story_id": merge.into}}
+                           for doc_id in ids)
+                await async_bulk(self.es, actions, raise_on_error=True, refresh=True)
 
 
 class FaustTopic:
@@ -184,7 +252,10 @@ class WorkerResources:
                         self.es, settings.index_articles, settings.index_entities),
                     alerts=ElasticsearchAlerts(self.es, settings.index_alerts),
                     dead_letters=DeadLetterTopic(deadletter_topic), alert_topic=FaustTopic(alerts_topic),
-                    rules=self.rules, notifier=self.webhooks, corrections=ElasticsearchCorrections(
+                    rules=self.rules, notifier=self.webhooks,
+                    stories=ElasticsearchStories(self.es, settings.index_story_signatures, settings.index_articles,
+                                                 settings.stories),
+                    story_config=settings.stories, corrections=ElasticsearchCorrections(
                         self.es, settings.index_entity_corrections, settings.entity_corrections_refresh_s))
                 self._opened = True
         return self.handler

@@ -9,15 +9,17 @@ from datetime import datetime, timezone
 import orjson
 import pytest
 
-from processors.alerts import RuleIndex
+from processors.alerts import RuleIndex, folded
 from processors.batch import BatchHandler, Record, Retry
-from processors.config import DEFAULT_LANGUAGES, PipelineConfig
+from processors.config import DEFAULT_LANGUAGES, PipelineConfig, StoryConfig
 from processors.linking import Corrections, entity_id
 from processors.pipeline import process_messages
+from processors.stories import InMemoryStories
 from schemas import DeadLetter, EnrichedArticle
 from schemas.alerts import Alert, Rule
 from schemas.articles import Entity
 from schemas.entities import EntityCorrection
+from schemas.stories import StoryMerge, StorySignature
 
 FAST = Retry(first_delay_s=0.01, max_delay_s=0.02)
 CONFIG = PipelineConfig(spacy_models=())  # no NER: these tests are about routing, not entities
@@ -50,10 +52,33 @@ class Articles:
 class Alerts:
     stored: dict[str, Alert] = field(default_factory=dict)
 
-    async def record_new(self, alerts: list[Alert]) -> list[Alert]:
+    async def record(self, alerts: list[Alert]) -> list[Alert]:
         new = [alert for alert in alerts if alert.id not in self.stored]
+        for alert in alerts:
+            if alert.id in self.stored:
+                self.stored[alert.id] = folded(self.stored[alert.id], alert) or self.stored[alert.id]
         self.stored.update((alert.id, alert) for alert in new)
         return new
+
+
+@dataclass
+class Stories:
+    """The signature store in memory, behind the handler's async interface."""
+
+    memory: InMemoryStories = field(default_factory=lambda: InMemoryStories(StoryConfig()))
+    failures_left: int = 0
+
+    async def candidates(self, signatures: list[StorySignature]) -> list[list[StorySignature]]:
+        if self.failures_left:
+            self.failures_left -= 1
+            raise ConnectionError("Elasticsearch is down")
+        return self.memory.candidates(signatures)
+
+    async def record(self, signatures: list[StorySignature]) -> None:
+        self.memory.record(signatures)
+
+    async def merge(self, merges: list[StoryMerge]) -> None:
+        self.memory.merge(merges)
 
 
 @dataclass
@@ -88,12 +113,14 @@ class Service:
     dead_letters: Topic = field(default_factory=Topic)
     alert_topic: Topic = field(default_factory=Topic)
     webhooks: Webhooks = field(default_factory=Webhooks)
+    stories: Stories = field(default_factory=Stories)
     rules: Rules = field(default_factory=lambda: Rules(Rule(name="sanctions", query="sanctions",
                                                             webhook="https://hooks.example/a")))
 
     def handler(self) -> BatchHandler:
         return BatchHandler(enrich=enrich, articles=self.articles, alerts=self.alerts, dead_letters=self.dead_letters,
-                            alert_topic=self.alert_topic, rules=self.rules, notifier=self.webhooks, retry=FAST)
+                            alert_topic=self.alert_topic, rules=self.rules, notifier=self.webhooks,
+                            stories=self.stories, retry=FAST)
 
 
 def record(offset: int, title: str = "EU ministers agree new sanctions", **fields: object) -> Record:
@@ -153,7 +180,7 @@ def test_a_document_elasticsearch_refuses_becomes_a_dead_letter_with_its_reason(
     assert [alert.article_id for alert in service.alerts.stored.values()] == ["a0"]  # no alert for what is not stored
 
 
-def test_alerts_once_per_rule_and_article_across_replays() -> None:
+def test_alerts_once_per_rule_and_story_across_replays() -> None:
     service = Service()
     batch = [record(0), record(1, title="Weather", body="Sunny all week.")]
     first = asyncio.run(service.handler().handle(batch))
@@ -229,3 +256,83 @@ def test_entity_corrections_apply_before_indexing_and_alert_matching() -> None:
     outcome = asyncio.run(handler.handle([record(0, title="Talks", body="Vladimir Vladimirovich Putin spoke.")]))
     assert [(e.id, e.name) for e in indexed[0].entities] == [("per:vladimir-putin", "Vladimir Putin")]
     assert [alert.rule for alert in outcome.alerts] == ["putin"]
+
+
+WIRE = ("Foreign ministers of the European Union agreed on Monday in Brussels to impose new sanctions on "
+        "twelve shipping companies accused of moving Russian oil through a shadow fleet of ageing tankers. "
+        "The measures freeze the companies' assets and bar European ports from servicing their vessels, "
+        "officials said after a meeting that lasted more than six hours.")
+COPIES = [("Herald", "EU hits shadow-fleet shippers with sanctions", WIRE),
+          ("Courier", "Brussels agrees sanctions on tanker firms", WIRE + "\n\nRead more: our sanctions coverage."),
+          ("Gazette", "New EU sanctions target twelve shipping firms", WIRE.replace("six hours", "seven hours"))]
+
+
+def test_a_story_alerts_once_and_its_copies_are_added_to_that_alert() -> None:
+    service = Service()
+    batches = [[record(n, title=title, body=body, source=source)] for n, (source, title, body) in enumerate(COPIES)]
+    outcomes = [asyncio.run(service.handler().handle(batch)) for batch in batches]
+    assert [len(outcome.alerts) for outcome in outcomes] == [1, 0, 0]
+    assert len(service.alert_topic.messages) == len(service.webhooks.scheduled) == 1
+    (alert,) = service.alerts.stored.values()
+    assert (alert.article_ids, alert.article_count, alert.sources) == (["a0", "a1", "a2"], 3, ["Herald", "Courier",
+                                                                                                "Gazette"])
+    stored = service.stories.memory.stored
+    assert {stored[f"a{n}"].story_id for n in range(3)} == {"a0"}
+    assert [stored[f"a{n}"].duplicate_of for n in range(3)] == [None, "a0", "a0"]
+    asyncio.run(service.handler().handle(batches[1]))  # a replay adds nothing
+    assert service.alerts.stored[alert.id].article_count == 3 and len(service.alert_topic.messages) == 1
+
+
+def test_copies_within_one_batch_alert_once() -> None:
+    service = Service()
+    outcome = asyncio.run(service.handler().handle(
+        [record(n, title=title, body=body, source=source) for n, (source, title, body) in enumerate(COPIES)]))
+    (alert,) = outcome.alerts
+    assert alert.article_ids == ["a0", "a1", "a2"] and alert.story_id == "a0"
+
+
+def test_a_replayed_article_keeps_its_story_after_the_story_grew() -> None:
+    service = Service()
+    first = [record(0, title=COPIES[0][1], body=WIRE)]
+    asyncio.run(service.handler().handle(first))
+    asyncio.run(service.handler().handle([record(1, title=COPIES[1][1], body=COPIES[1][2])]))
+    asyncio.run(service.handler().handle(first))
+    stored = service.stories.memory.stored
+    assert (stored["a0"].story_id, stored["a0"].duplicate_of) == ("a0", None)
+
+
+def test_two_workers_racing_on_one_event_end_with_one_story() -> None:
+    class Racing(Stories):
+        """Two lookups at once: neither returns before both have been made."""
+
+        both_looked = asyncio.Barrier(2)
+
+        async def candidates(self, signatures: list[StorySignature]) -> list[list[StorySignature]]:
+            found = self.memory.candidates(signatures)
+            await self.both_looked.wait()
+            return found
+
+    service = Service(stories=Racing())
+    one, two = service.handler(), service.handler()
+
+    async def race() -> None:
+        await asyncio.gather(
+            one.handle([record(0, title=COPIES[0][1], body=WIRE, published_at="2026-11-30T08:00:00Z")]),
+            two.handle([record(1, title="Sanctions on shadow fleet", body=WIRE.replace("Monday", "Sunday night"),
+                               published_at="2026-11-30T08:01:00Z")]))
+
+    asyncio.run(race())
+    stored = service.stories.memory.stored
+    assert {stored["a0"].story_id, stored["a1"].story_id} == {"a0", "a1"}
+    service.stories = Stories(memory=service.stories.memory)
+    asyncio.run(service.handler().handle([record(2, title="EU widens oil sanctions", published_at="2026-11-30T09:00:00Z",
+                                                 body=(
+        "The European Union agreed new sanctions on twelve shipping companies of Russia's shadow fleet of tankers "
+        "on Monday; foreign ministers in Brussels froze the companies' assets and closed European ports to them."))]))
+    assert {stored[f"a{n}"].story_id for n in range(3)} == {"a0"}
+
+
+def test_while_the_story_lookup_fails_the_handler_retries_and_loses_nothing() -> None:
+    service = Service(stories=Stories(failures_left=2))
+    outcome = asyncio.run(service.handler().handle([record(0)]))
+    assert outcome.indexed == ["a0"] and service.stories.memory.stored["a0"].story_id == "a0"
