@@ -13,6 +13,7 @@ from newsstream.settings import PROJECT_ROOT, Settings
 SAMPLE_FILES = (
     PROJECT_ROOT / "samples" / "articles.jsonl",
     PROJECT_ROOT / "samples" / "articles-multilingual.jsonl",
+    PROJECT_ROOT / "samples" / "articles-wire-copies.jsonl",  # one wire story, three outlets and a translation
     PROJECT_ROOT / "samples" / "wire-dump.txt",
     PROJECT_ROOT.parent / "shared" / "samples" / "seed-wire-dump.txt",
 )

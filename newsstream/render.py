@@ -63,3 +63,6 @@ def render_alert(alert: Alert, as_json: bool = False) -> None:
     out.print(f"[dim]{alert.matched_at:%Y-%m-%d %H:%M:%S}[/] [bold magenta]{escape(alert.rule)}[/] "
               f"[bold]{escape(alert.title)}[/] [dim]({alert.language}, {alert.article_id}; "
               f"{escape(', '.join(alert.matched_terms))})[/]")
+    if alert.article_count > 1:  # the story's later articles, added to this alert and not delivered again
+        out.print(f"  [dim]+ {alert.article_count - 1} more in this story from "
+                  f"{escape(', '.join(alert.sources) or 'unknown sources')} ({', '.join(alert.languages)})[/]")

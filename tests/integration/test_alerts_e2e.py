@@ -1,5 +1,5 @@
 """Keyword alerts on the real stack: rules through the compacted topic, matching in the worker,
-alerts once per (rule, article) in the index, the topic and the webhook."""
+alerts once per (rule, story) in the index, the topic and the webhook."""
 from __future__ import annotations
 
 import json
