@@ -1,0 +1,89 @@
+"""The worker's Elasticsearch stores of the story stage, on the real Elasticsearch: a story merge
+relabels signatures and articles, an existing alert gets a later article added once, and the
+lookup finds a decided signature and the article's own."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+
+from clients.elasticsearch import ensure_index, make_async_client
+from processors.config import StoryConfig
+from processors.index import bulk_actions
+from processors.stories import signature
+from processors.worker import ElasticsearchAlerts, ElasticsearchStories
+from schemas import EnrichedArticle
+from schemas.alerts import Alert
+from schemas.indices import INDICES
+from schemas.stories import StoryMerge
+
+pytestmark = pytest.mark.integration
+
+SPECS = {spec.role: spec for spec in INDICES}
+BODY = ("Foreign ministers of the European Union agreed on Tuesday to impose sanctions on fourteen shipping "
+        "companies accused of carrying Russian crude oil in a shadow fleet of ageing tankers.")
+
+
+@pytest.fixture
+def indices(stack, es_client):  # noqa: ANN001
+    prefix = f"test-{uuid.uuid4().hex[:8]}-"
+    names = {role: prefix + role.replace("_", "-") for role in ("articles", "alerts", "story_signatures")}
+    for role, name in names.items():
+        ensure_index(es_client, name, SPECS[role])
+    yield names
+    for name in names.values():
+        es_client.options(ignore_status=404).indices.delete(index=name)
+        es_client.options(ignore_status=404).indices.delete_index_template(name=f"{name}-template")
+
+
+def article(article_id: str, story_id: str) -> EnrichedArticle:
+    return EnrichedArticle(id=article_id, title="EU sanctions tankers", body=BODY, language="en", languages=[],
+                           body_terms="foreign minist european union sanction ship compani russian crude oil tanker",
+                           story_id=story_id, published_at=datetime(2026, 11, 24, 10, tzinfo=timezone.utc))
+
+
+def test_a_merge_relabels_the_signatures_and_articles_of_the_merged_story(stack, es_client, indices) -> None:  # noqa: ANN001
+    config = StoryConfig()
+    articles = [article("a", "a"), article("b", "b"), article("c", "b")]
+
+    async def run() -> None:
+        es = make_async_client(stack.elasticsearch)
+        try:
+            stories = ElasticsearchStories(es, indices["story_signatures"], indices["articles"], config)
+            await stories.record([signature(a, config).model_copy(update={"story_id": a.story_id}) for a in articles])
+            for action in bulk_actions(articles, indices["articles"]):
+                await es.index(index=action["_index"], id=action["_id"], document=action["_source"], refresh=True)
+            found = await stories.candidates([signature(article("b", ""), config), signature(article("d", ""), config)])
+            assert found[0][0].id == "b" and found[0][0].story_id == "b"  # its own decision first
+            assert {s.id for s in found[1]} == {"a", "b", "c"}
+            await stories.merge([StoryMerge(story_id="b", into="a")])
+        finally:
+            await es.close()
+
+    asyncio.run(run())
+    for index in (indices["story_signatures"], indices["articles"]):
+        stored = es_client.search(index=index, size=10)["hits"]["hits"]
+        assert {hit["_id"]: hit["_source"]["story_id"] for hit in stored} == {"a": "a", "b": "a", "c": "a"}
+
+
+def test_an_alert_that_exists_gets_a_later_article_added_once(stack, es_client, indices) -> None:  # noqa: ANN001
+    def alert(article_id: str, source: str) -> Alert:
+        return Alert(id="rule-story", rule="sanctions", article_id=article_id, story_id="a", title="t", language="en",
+                     matched_terms=["sanction"], snippet="", article_ids=[article_id], sources=[source],
+                     languages=["en"])
+
+    async def run() -> list[list[Alert]]:
+        es = make_async_client(stack.elasticsearch)
+        try:
+            alerts = ElasticsearchAlerts(es, indices["alerts"])
+            return [await alerts.record([alert(article_id, source)])
+                    for article_id, source in (("a", "Herald"), ("b", "Courier"), ("b", "Courier"))]
+        finally:
+            await es.close()
+
+    delivered = asyncio.run(run())
+    assert [len(new) for new in delivered] == [1, 0, 0]
+    stored = es_client.get(index=indices["alerts"], id="rule-story")["_source"]
+    assert (stored["article_ids"], stored["article_count"], stored["sources"]) == (["a", "b"], 2, ["Herald", "Courier"])
