@@ -23,14 +23,16 @@ def indexed(service, es_client):  # noqa: ANN001
     added = service.cli("alerts", "add", "sanctions", "--query", "sanctions")
     assert added.returncode == 0, added.stderr.decode()
     worker = service.start_worker()
-    lines = SAMPLES.read_text(encoding="utf-8").splitlines()
-    # The first copy first: "earliest" is the order the stream sees them in.
-    service.cli("ingest", "-", input=lines[0].encode())
-    assert service.wait_for_count(es_client, 1) == 1
-    service.cli("ingest", "-", input="\n".join(lines[1:]).encode())
-    assert service.wait_for_count(es_client, len(lines)) == len(lines)
-    yield {json.loads(line)["id"]: json.loads(line) for line in lines}
-    stop(worker)
+    try:
+        lines = SAMPLES.read_text(encoding="utf-8").splitlines()
+        # The first copy first: "earliest" is the order the stream sees them in.
+        service.cli("ingest", "-", input=lines[0].encode())
+        assert service.wait_for_count(es_client, 1) == 1
+        service.cli("ingest", "-", input="\n".join(lines[1:]).encode())
+        assert service.wait_for_count(es_client, len(lines)) == len(lines)
+        yield {json.loads(line)["id"]: json.loads(line) for line in lines}
+    finally:
+        stop(worker)
 
 
 def documents(service, es) -> dict[str, dict]:  # noqa: ANN001
