@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from clients.elasticsearch import ensure_index, make_client
 from clients.kafka import ensure_topics
 from newsstream.settings import Settings
+from newsstream.stories import backfill_story_ids
 
 
 @dataclass(frozen=True)
 class Provisioned:
     topics_created: list[str]
     indices: list[str]
+    story_ids_backfilled: int = 0
 
 
 def provision(settings: Settings) -> Provisioned:
@@ -22,4 +24,5 @@ def provision(settings: Settings) -> Provisioned:
     with make_client(settings.elasticsearch) as es:
         for name, spec in settings.indices.items():
             ensure_index(es, name, spec)
-    return Provisioned(topics_created=created, indices=list(settings.indices))
+        backfilled = backfill_story_ids(es, settings.index_articles)
+    return Provisioned(topics_created=created, indices=list(settings.indices), story_ids_backfilled=backfilled)

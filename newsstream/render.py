@@ -7,7 +7,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from newsstream.search import SearchHit
+from newsstream.search import SearchHit, StoryMember
+from newsstream.stories import StoryDetail, StorySummary
 from schemas import EnrichedArticle
 from schemas.alerts import Alert
 
@@ -40,6 +41,39 @@ def render_hits(hits: list[SearchHit], query: str) -> None:
                 out.print(f"   [dim]{label}:[/] {escape(', '.join(names[:8]))}")
         for snippet in hit.snippets:
             out.print(f"   {snippet_markup(snippet)}")
+        if hit.story_size > 1:
+            out.print(f"   [dim]+ {hit.story_size - 1} more from other outlets and languages "
+                      f"(newsstream stories show {hit.story_id}):[/]")
+            for member in hit.story_more:
+                out.print(f"     {_member_line(member)}")
+
+
+def _member_line(member: StoryMember) -> str:
+    copy = " [dim](copy)[/]" if member.duplicate_of else ""
+    when = f"{member.published_at:%Y-%m-%d %H:%M} " if member.published_at else ""
+    return f"[dim]{when}{member.language} {escape(member.source or '?')}[/] {escape(member.title)}{copy}"
+
+
+def _span(story: StorySummary) -> str:
+    if not story.first_seen or not story.last_seen:
+        return ""
+    return f"{story.first_seen:%Y-%m-%d %H:%M} – {story.last_seen:%Y-%m-%d %H:%M}"
+
+
+def render_stories(stories: list[StorySummary]) -> None:
+    table = Table("story", "articles", "languages", "outlets", "seen", "title", box=None, pad_edge=False)
+    for story in stories:
+        table.add_row(escape(story.id), str(story.article_count), " ".join(story.languages),
+                      escape(", ".join(story.sources[:4]) + (" …" if len(story.sources) > 4 else "")),
+                      _span(story), escape(story.title))
+    out.print(table)
+
+
+def render_story(story: StoryDetail) -> None:
+    out.print(f"[bold]{escape(story.title)}[/]  [dim]{story.id} · {story.article_count} article(s) · "
+              f"{' '.join(story.languages)} · {_span(story)}[/]")
+    for member in story.articles:
+        out.print(f"  {_member_line(member)}")
 
 
 def render_article(article: EnrichedArticle) -> None:

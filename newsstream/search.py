@@ -25,6 +25,9 @@ FACET_FIELDS = {"languages": "language", "persons": "person_ids", "locations": "
                 "organizations": "organization_ids", "agencies": "agencies", "sources": "source"}
 ENTITY_FACETS = {"persons": "person", "locations": "location", "organizations": "organization"}
 DATE_BUCKETS = 24
+# A collapsed hit lists this many other articles of its story (the rest are counted).
+STORY_MEMBERS_SHOWN = 5
+STORY_MEMBER_FIELDS = ["id", "title", "url", "source", "language", "published_at", "duplicate_of"]
 
 
 class PageOutOfRange(ValueError):
@@ -39,6 +42,18 @@ class EntityRef(BaseModel):
     id: str
     name: str
     label: str
+
+
+class StoryMember(BaseModel):
+    """Another article of a hit's story: a copy (`duplicate_of` set) or another outlet's report."""
+
+    id: str
+    title: str
+    url: str | None = None
+    source: str | None = None
+    language: str
+    published_at: IsoDatetime | None = None
+    duplicate_of: str | None = None
 
 
 class SearchHit(BaseModel):
@@ -57,6 +72,12 @@ class SearchHit(BaseModel):
     agencies: list[str]
     score: float
     snippets: list[str]  # HTML-escaped text, matches wrapped in <mark>
+    story_id: str | None = None
+    duplicate_of: str | None = None
+    # When results collapse by story: how many matching articles the story has (this one
+    # included), and some of the others, earliest first.
+    story_size: int = 1
+    story_more: list[StoryMember] = []
 
 
 class SearchFilters(BaseModel):
@@ -103,7 +124,8 @@ class Facets(BaseModel):
 
 
 class SearchPage(BaseModel):
-    total: int
+    total: int  # matching articles
+    stories_total: int | None = None  # the stories they are in, when results collapse by story
     page: int
     size: int
     hits: list[SearchHit]
@@ -167,6 +189,7 @@ def facet_aggregations() -> dict[str, Any]:
 def build_search_body(
     query: str, languages: Iterable[str], filters: SearchFilters | None = None, *,
     size: int = 10, offset: int = 0, with_facets: bool = False, kb: KnowledgeBase | None = None,
+    collapse: bool = True,
 ) -> dict[str, Any]:
     filters = filters or SearchFilters()
     must: list[dict[str, Any]] = []
@@ -194,8 +217,15 @@ def build_search_body(
         body["from"] = offset
     if match_all_requested(query):
         body["sort"] = [{"published_at": {"order": "desc", "missing": "_last"}}, {"id": "asc"}]
+    if collapse:
+        # One hit per story, its best; the story's other matching articles ride along.
+        body["collapse"] = {"field": "story_id", "inner_hits": {
+            "name": "story", "size": STORY_MEMBERS_SHOWN + 1, "_source": STORY_MEMBER_FIELDS,
+            "sort": [{"published_at": {"order": "asc", "missing": "_last"}}, {"id": "asc"}]}}
     if with_facets:
         body["aggs"] = facet_aggregations()
+        if collapse:
+            body["aggs"]["stories"] = {"cardinality": {"field": "story_id"}}
         body["track_total_hits"] = True
     return body
 
@@ -217,8 +247,19 @@ def _hits(response: dict[str, Any], query: str, languages: tuple[str, ...]) -> l
             agencies=article.agencies,
             score=hit.get("_score") or 0.0,
             snippets=highlight(article, wanted),
+            story_id=article.story_id, duplicate_of=article.duplicate_of,
+            **_story_group(hit, article.id),
         ))
     return hits
+
+
+def _story_group(hit: dict[str, Any], article_id: str) -> dict[str, Any]:
+    group = hit.get("inner_hits", {}).get("story", {}).get("hits")
+    if not group:
+        return {}
+    members = [StoryMember.model_validate(member["_source"]) for member in group["hits"]]
+    return {"story_size": group["total"]["value"],
+            "story_more": [member for member in members if member.id != article_id][:STORY_MEMBERS_SHOWN]}
 
 
 def _later(day: date, *, days: int = 0, months: int = 0) -> date:
@@ -284,7 +325,7 @@ def facets_from_aggregations(aggregations: dict[str, Any]) -> Facets:
 
 def search_page(
     es: Any, index: str, query: str, languages: Iterable[str], filters: SearchFilters | None = None, *,
-    page: int = 1, size: int = 10, kb: KnowledgeBase | None = None,
+    page: int = 1, size: int = 10, kb: KnowledgeBase | None = None, collapse: bool = True,
 ) -> SearchPage:
     """One page of hits (1-based) with the facets of everything that matches."""
     if page < 1 or size < 1 or page * size > MAX_RESULT_WINDOW:
@@ -292,10 +333,11 @@ def search_page(
                              "page must be at least 1, size at least 1 and page × size at most that")
     filters = filters or SearchFilters()
     body = build_search_body(query, languages, filters, size=size, offset=(page - 1) * size, with_facets=True,
-                             kb=kb)
+                             kb=kb, collapse=collapse)
     response = es.search(index=index, **body)
     return SearchPage(
         total=response["hits"]["total"]["value"], page=page, size=size,
+        stories_total=response["aggregations"]["stories"]["value"] if collapse else None,
         hits=_hits(response, query, _analysis_languages(languages, filters)),
         facets=facets_from_aggregations(response["aggregations"]),
     )
@@ -304,9 +346,11 @@ def search_page(
 def search_articles(
     es: Any, index: str, query: str, languages: Iterable[str], *,
     lang: str | None = None, entity: str | None = None, size: int = 10, kb: KnowledgeBase | None = None,
+    collapse: bool = True,
 ) -> list[SearchHit]:
     filters = SearchFilters(lang=lang, entities=(entity,) if entity else ())
-    response = es.search(index=index, **build_search_body(query, languages, filters, size=size, kb=kb))
+    response = es.search(index=index, **build_search_body(query, languages, filters, size=size, kb=kb,
+                                                           collapse=collapse))
     return _hits(response, query, _analysis_languages(languages, filters))
 
 

@@ -16,7 +16,9 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from clients import undecodable
-from newsstream.api import routes_alerts, routes_articles, routes_entities, routes_health, routes_search
+from newsstream.api import (
+    routes_alerts, routes_articles, routes_entities, routes_health, routes_search, routes_stories,
+)
 from newsstream.api.context import ApiContext
 from newsstream.api.errors import install_error_handlers
 from newsstream.api.guards import OperationsGuard, SecurityHeaders, StreamCap, TrustedHosts, WriteGuard
@@ -77,7 +79,7 @@ def create_api(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(TrustedHosts, hosts=settings.api_hosts)
     app.add_middleware(SecurityHeaders)
     install_error_handlers(app, context)
-    for module in (routes_search, routes_articles, routes_entities, routes_alerts, routes_health):
+    for module in (routes_search, routes_stories, routes_articles, routes_entities, routes_alerts, routes_health):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -57,6 +57,8 @@ def search(
                                                           "includes its whole day)")] = None,
     page: Annotated[int, Query(ge=1, description="1 is the first page")] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="hits per page")] = 10,
+    collapse: Annotated[bool, Query(description="one hit per story, its other articles listed with it; false "
+                                                "lists every article")] = True,
 ) -> SearchPage:
     # By day: a date, a naive and an aware datetime cannot all be compared with each other.
     if published_from and published_to and _day(published_from) > _day(published_to):
@@ -69,7 +71,7 @@ def search(
     try:
         kb = context.knowledge_base() if entity or person or location or organization else None
         result = search_page(context.es, settings.index_articles, q, settings.language_set, filters,
-                             page=page, size=size, kb=kb)
+                             page=page, size=size, kb=kb, collapse=collapse)
     except PageOutOfRange as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     context.metrics.searches.inc()

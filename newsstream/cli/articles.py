@@ -84,9 +84,11 @@ def search(
     entity: Annotated[Optional[str], typer.Option(help="only articles naming this entity: its id (Q142, "
                                                   "per:vladimir-putin) or any of its names, in any language")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 10,
+    every_article: Annotated[bool, typer.Option("--all", help="every article, not one per story")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Search titles and bodies, language-aware (sanction finds sanctions)."""
+    """Search titles and bodies, language-aware (sanction finds sanctions); one hit per story, its
+    other articles listed with it."""
     from clients.elasticsearch import make_client
     from newsstream.search import search_articles
     from processors.linking import load_knowledge_base
@@ -94,7 +96,7 @@ def search(
     settings = get_settings()
     kb = load_knowledge_base(settings.pipeline.knowledge_base) if entity else None
     hits = search_articles(make_client(settings.elasticsearch), settings.index_articles, query, settings.language_set,
-                           lang=lang, entity=entity, size=limit, kb=kb)
+                           lang=lang, entity=entity, size=limit, kb=kb, collapse=not every_article)
     if as_json:
         print(json.dumps([hit.model_dump() for hit in hits], ensure_ascii=False))
         return

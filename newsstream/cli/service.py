@@ -58,6 +58,8 @@ def setup() -> None:
         fail(f"Kafka at {settings.kafka_bootstrap_servers}: {error}")
     created = ", ".join(done.topics_created) or "none (all exist)"
     console.print(f"topics: {len(settings.topics)} declared, created {created}\nindices: {', '.join(done.indices)}")
+    if done.story_ids_backfilled:
+        console.print(f"{done.story_ids_backfilled} article(s) indexed before stories existed got a story of their own")
 
 
 def demo() -> None:

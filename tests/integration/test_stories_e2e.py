@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 
 from newsstream.settings import PROJECT_ROOT
@@ -60,3 +61,27 @@ def test_the_rule_alerts_once_for_the_story_with_every_article_added(service, in
     assert sorted(alert["article_ids"]) == sorted(indexed) and set(alert["languages"]) == {"en", "fr"}
     assert len(alert["sources"]) == 4
     assert [a["id"] for a in alerts_on_topic(service) if a["rule"] == "sanctions"] == [alert["id"]]
+
+
+def test_a_search_shows_the_story_once_with_its_copies_and_every_article_when_asked(service, indexed):  # noqa: ANN001
+    (hit,) = service.cli_json("search", "sanctions")
+    assert hit["story_id"] == FIRST and hit["story_size"] == len(indexed)
+    assert {member["id"] for member in hit["story_more"]} == set(indexed) - {hit["id"]}
+    assert len(service.cli_json("search", "sanctions", "--all")) == len(indexed)
+
+
+def test_the_story_is_listed_and_shown_on_the_cli_and_the_api(service, indexed):  # noqa: ANN001
+    from tests.newsstream.api.conftest import serve
+
+    (listed,) = service.cli_json("stories", "--min-articles", "2", "--json")
+    assert (listed["id"], listed["article_count"], set(listed["languages"])) == (FIRST, 4, {"en", "fr"})
+    assert listed["title"] == indexed[FIRST]["title"] and len(listed["sources"]) == 4
+    shown = service.cli_json("stories", "show", FIRST, "--json")
+    assert [a["id"] for a in shown["articles"]] == sorted(indexed, key=lambda i: indexed[i]["published_at"])
+    with serve(service.settings) as url:
+        assert httpx.get(f"{url}/stories", params={"min_articles": 2}, timeout=30).json() == [listed]
+        assert httpx.get(f"{url}/stories/{FIRST}", timeout=30).json() == shown
+        missing = httpx.get(f"{url}/stories/no-such-story", timeout=30)
+        assert missing.status_code == 404 and "no story" in missing.json()["detail"]
+        page = httpx.get(f"{url}/search", params={"q": "sanctions"}, timeout=30).json()
+        assert (page["total"], page["stories_total"], len(page["hits"])) == (4, 1, 1)

@@ -94,8 +94,16 @@ def test_pages_and_facets_only_when_asked():
     assert "from" not in plain and "aggs" not in plain
     paged = build_search_body("sanctions", LANGUAGES, size=20, offset=40, with_facets=True)
     assert paged["from"] == 40 and paged["size"] == 20 and paged["track_total_hits"] is True
-    assert set(paged["aggs"]) == set(FACET_FIELDS) | {"published"}
+    assert set(paged["aggs"]) == set(FACET_FIELDS) | {"published", "stories"}
     assert paged["aggs"]["persons"]["terms"] == {"field": "person_ids", "size": 10}  # one entry per entity
+
+
+def test_results_collapse_by_story_unless_asked_not_to():
+    collapsed = build_search_body("sanctions", LANGUAGES, with_facets=True)
+    assert collapsed["collapse"]["field"] == "story_id" and collapsed["collapse"]["inner_hits"]["name"] == "story"
+    assert collapsed["aggs"]["stories"] == {"cardinality": {"field": "story_id"}}
+    every = build_search_body("sanctions", LANGUAGES, with_facets=True, collapse=False)
+    assert "collapse" not in every and "stories" not in every["aggs"]
 
 
 def counts(buckets):

@@ -174,12 +174,38 @@ function renderHit(hit) {
     element("p", { text: meta, className: "hit-meta" }),
     ...snippets,
     element("div", { className: "chips" }, entityChips(hit)),
+    ...storyGroup(hit),
   ]);
 }
 
+// The other articles of the hit's story (search collapses by story): copies and other outlets'
+// reports, in any language, folded under one line that opens on click.
+function storyGroup(hit) {
+  if (!(hit.story_size > 1)) return [];  // also a hit from before stories existed
+  const more = hit.story_size - 1;
+  const members = hit.story_more.map((member) => {
+    const when = member.published_at ? member.published_at.slice(0, 16).replace("T", " ") : "";
+    const line = [when, member.language, member.source].filter(Boolean).join(" · ");
+    return element("li", { className: "story-member" }, [
+      element("span", { text: member.title || "(untitled)" }),
+      element("span", { text: ` ${line}${member.duplicate_of ? " · copy" : ""}`, className: "hit-meta" }),
+    ]);
+  });
+  const hidden = more - members.length;
+  if (hidden > 0) members.push(element("li", { text: `and ${hidden} more`, className: "hit-meta" }));
+  return [element("details", { className: "story" }, [
+    element("summary", { text: `${more} more from other outlets and languages` }),
+    element("ul", { className: "story-members" }, members),
+  ])];
+}
+
 function renderResults(result) {
-  const pages = Math.max(1, Math.ceil(result.total / result.size));
-  $("#summary").textContent = `${result.total} article${result.total === 1 ? "" : "s"}`;
+  // Collapsed by story, a page holds stories: the pager counts those.
+  const shown = result.stories_total ?? result.total;
+  const pages = Math.max(1, Math.ceil(shown / result.size));
+  const stories = result.stories_total === null || result.stories_total === undefined ? ""
+    : ` in ${result.stories_total} stor${result.stories_total === 1 ? "y" : "ies"}`;
+  $("#summary").textContent = `${result.total} article${result.total === 1 ? "" : "s"}${stories}`;
   $("#hits").replaceChildren(...result.hits.map(renderHit));
   $("#pager").hidden = pages === 1;
   $("#page-label").textContent = `page ${result.page} of ${pages}`;
