@@ -231,18 +231,27 @@ def retrieval_score(article: StorySignature, stored: StorySignature) -> float:
             + ENTITY_BOOST * len(set(article.entity_ids) & set(stored.entity_ids)))
 
 
+def _postings_keys(signature: StorySignature) -> list[str]:
+    """What a stored signature can be found by: `retrieval_score` is 0 unless one is shared."""
+    return ([f"b:{band}" for band in signature.bands] + [f"t:{term}" for term in signature.terms]
+            + [f"e:{entity}" for entity in signature.entity_ids])
+
+
 @dataclass
 class InMemoryStories:
-    """The signature store in memory, for tests and evaluations: finds what `lookup_query` would."""
+    """The signature store in memory, for tests and evaluations: finds what `lookup_query` would
+    (an inverted index over bands, terms and entity ids, as Elasticsearch keeps one)."""
 
     config: StoryConfig
     stored: dict[str, StorySignature] = field(default_factory=dict)
+    postings: dict[str, set[str]] = field(default_factory=dict)
 
     def candidates(self, signatures: Sequence[StorySignature]) -> list[list[StorySignature]]:
         found = []
         for article in signatures:
             window = self.config.window
-            scored = [(score, stored) for stored in self.stored.values()
+            sharing = set().union(*(self.postings.get(key, ()) for key in _postings_keys(article)))
+            scored = [(score, stored) for stored in map(self.stored.__getitem__, sharing)
                       if abs(stored.published - article.published) <= window
                       and (score := retrieval_score(article, stored)) > 0]
             top = sorted(scored, key=lambda item: (-item[0], item[1].id))[: self.config.candidates]
@@ -251,7 +260,10 @@ class InMemoryStories:
         return found
 
     def record(self, signatures: Iterable[StorySignature]) -> None:
-        self.stored.update((signature.id, signature) for signature in signatures)
+        for signature in signatures:
+            self.stored[signature.id] = signature
+            for key in _postings_keys(signature):
+                self.postings.setdefault(key, set()).add(signature.id)
 
     def merge(self, merges: Iterable[StoryMerge]) -> None:
         for merge in merges:
