@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Iterable, Sequence, Set as AbstractSet
+from collections.abc import Iterable, Mapping, Sequence, Set as AbstractSet
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import cached_property, lru_cache
-from typing import NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from luqum import tree
 from luqum.exceptions import ParseError
@@ -499,3 +500,46 @@ def per_story(alerts: Sequence[Alert]) -> list[Alert]:
         first = combined.get(alert.id)
         combined[alert.id] = alert if first is None else (folded(first, alert) or first)
     return list(combined.values())
+
+
+# --- publishing: the outbox between the alerts index and the alerts topic -------------------------
+
+# How long a stored alert may stay unpublished before another worker takes it over: longer than
+# publishing ever takes (a topic send), shorter than anyone would wait for an alert.
+PENDING_LEASE = timedelta(seconds=30)
+
+
+class AlertPending(Exception):
+    """Another worker stored this alert and may still be publishing it: the batch waits (retries)
+    until it is published or the lease runs out, so neither a crash nor a race loses or doubles it."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A stored alert not yet on the topic: who stored it, and when."""
+
+    owner: str
+    since: datetime
+
+
+def pending_fields(pending: Pending | None) -> dict[str, str | None]:
+    """What the alerts index stores beside an alert: its pending mark, null once published."""
+    return {"pending_owner": pending and pending.owner, "pending_since": pending and pending.since.isoformat()}
+
+
+def pending_of(stored: Mapping[str, Any]) -> Pending | None:
+    """The pending mark of a stored alert document (`pending_fields`), if any."""
+    owner, since = stored.get("pending_owner"), stored.get("pending_since")
+    return Pending(owner, datetime.fromisoformat(since)) if owner and since else None
+
+
+def publication(pending: Pending | None, worker: str, now: datetime,
+                lease: timedelta = PENDING_LEASE) -> Literal["published", "mine", "claim", "wait"]:
+    """What `worker` does about an alert it finds stored: nothing (it is on the topic already),
+    publish it (stored by this worker in an earlier try of the batch), claim and publish it (left
+    unpublished for longer than the lease: its worker died between storing and publishing), or wait."""
+    if pending is None:
+        return "published"
+    if pending.owner == worker:
+        return "mine"
+    return "claim" if now - pending.since >= lease else "wait"

@@ -5,6 +5,9 @@ alerts out. This is the code that carries the guarantee "nothing lost, nothing d
   acknowledges the offsets after it returns, so a crash before then replays the batch.
 - Indexing is by article id and alerts by (rule, story) id, so a replay duplicates nothing and
   alerts nothing twice; a story's copies and later articles are added to its alert, not delivered.
+- An alert is stored pending, then published to the topic, then marked published: a crash between
+  the index and the topic leaves it pending, and the batch's replay publishes it, so the index
+  and the topic cannot diverge (at least once on the topic, by the alert's id as key).
 - The story stage decides each article's copy and story before indexing, from signatures stored
   by earlier batches (any worker's); a replayed article finds its own and keeps its decision.
 - Transient failures (Elasticsearch down, the NLP pool rebuilding) are retried until they pass:
@@ -62,8 +65,13 @@ class ArticleSink(Protocol):
 
 class AlertStore(Protocol):
     async def record(self, alerts: list[Alert]) -> list[Alert]:
-        """Stores alerts by id, one per id; an alert stored before gets the new one's articles
-        added (`processors.alerts.folded`). Returns those not stored before: the ones to deliver."""
+        """Stores alerts by id, one per id, marked pending; an alert stored before gets the new one's
+        articles added (`processors.alerts.folded`). Returns the ones to publish: those not stored
+        before, and those left pending that `processors.alerts.publication` gives this worker.
+        Raises `AlertPending` while another worker may still be publishing one."""
+
+    async def published(self, alerts: list[Alert]) -> None:
+        """Clears their pending mark: they are on the topic, and no replay publishes them again."""
 
 
 class StoryStore(Protocol):
@@ -228,6 +236,8 @@ class BatchHandler:
         alerts = per_story([make_alert(match, article) for article in articles for match in index.match(article)])
         if not alerts:
             return []
+        # An outbox: stored pending, published, then marked. A crash in between leaves the alert
+        # pending, and the replay of the unacked batch publishes it (see AlertStore.record).
         new = await with_retries("storing alerts", lambda: self.alerts.record(alerts), self.retry)
         for alert in new:
             await with_retries("publishing an alert", lambda: self.alert_topic.send(alert.id.encode(),
@@ -236,4 +246,6 @@ class BatchHandler:
             webhook = index.webhook_for(alert.rule)
             if webhook:
                 self.notifier.schedule(webhook, alert)
+        if new:
+            await with_retries("marking alerts published", lambda: self.alerts.published(new), self.retry)
         return new

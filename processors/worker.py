@@ -9,9 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
+import socket
 import time
 import traceback
+import uuid
 from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import faust
@@ -25,7 +30,7 @@ from clients.elasticsearch import ensure_index, make_async_client, make_client
 from clients.kafka import faust_producer_options
 from clients.redact import install_log_redaction
 from newsstream.settings import Settings
-from processors.alerts import folded
+from processors.alerts import PENDING_LEASE, AlertPending, Pending, folded, pending_fields, pending_of, publication
 from processors.batch import BatchHandler, Record, with_retries
 from processors.config import StoryConfig
 from processors.index import bulk_actions, entity_name_actions, entity_names
@@ -111,16 +116,24 @@ class ElasticsearchCorrections:
 
 
 class ElasticsearchAlerts:
+    """Alerts by (rule, story) id, each stored with a pending mark (`pending_owner`,
+    `pending_since`) until it is on the topic: the outbox of `BatchHandler.emit_alerts`."""
+
     # Tries of one read-add-write of an alert that other workers keep changing meanwhile.
     FOLD_ATTEMPTS = 10
 
-    def __init__(self, es: AsyncElasticsearch, index: str) -> None:
-        self.es, self.name = es, index
+    def __init__(self, es: AsyncElasticsearch, index: str, lease: timedelta = PENDING_LEASE,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+        self.es, self.name, self.lease, self.clock = es, index, lease, clock
+        # A restarted worker is another owner: what it left pending is claimed after the lease.
+        self.owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
     async def record(self, alerts: list[Alert]) -> list[Alert]:
-        """Creates alerts by their (rule, story) id; one that exists already (the story alerted
-        before, or a replay) gets the new articles added and is left out of those returned."""
-        actions = ({"_op_type": "create", "_index": self.name, "_id": a.id, "_source": a.model_dump(mode="json")}
+        """Creates alerts by their (rule, story) id, pending; one that exists already (the story
+        alerted before, or a replay) gets the new articles added, and is returned only when it is
+        still pending and this worker is the one to publish it."""
+        mark = Pending(self.owner, self.clock())
+        actions = ({"_op_type": "create", "_index": self.name, "_id": a.id, "_source": {**a.model_dump(mode="json"), **pending_fields(mark)}}
                    for a in alerts)
         # A create by id conflicts with an existing id in real time; refresh=True (not wait_for) only
         # makes an alert listed by the time it is on the topic.
@@ -130,26 +143,47 @@ class ElasticsearchAlerts:
         if failed:
             raise RuntimeError(f"{len(failed)} alert(s) not stored: {failed[0]}")
         seen_before = {detail["_id"] for detail in details}
+        to_publish = []
         for alert in alerts:
-            if alert.id in seen_before:
-                await self._fold(alert)
-        return [alert for alert in alerts if alert.id not in seen_before]
+            if alert.id not in seen_before:
+                to_publish.append(alert)
+            elif (unpublished := await self._fold(alert)) is not None:
+                to_publish.append(unpublished)
+        return to_publish
 
-    async def _fold(self, later: Alert) -> None:
-        """Read, add, write back only if nobody wrote in between (no scripts on a minimal cluster)."""
+    async def _fold(self, later: Alert) -> Alert | None:
+        """Adds `later`'s articles to the stored alert: read, add, write back only if nobody wrote in
+        between (no scripts on a minimal cluster). Returns the stored alert when it is pending and
+        this worker is to publish it (claimed, if another worker left it)."""
         for _ in range(self.FOLD_ATTEMPTS):
             stored = await self.es.get(index=self.name, id=later.id)
-            alert = folded(Alert.model_validate(stored["_source"]), later)
-            if alert is None:
-                return
+            source = stored["_source"]
+            pending = pending_of(source)
+            decision = publication(pending, self.owner, self.clock(), self.lease)
+            if decision == "wait":
+                raise AlertPending(f"alert {later.id} is being published by {pending.owner} (stored "  # type: ignore[union-attr]
+                                   f"{pending.since.isoformat()}); waiting for it, at most {self.lease}")  # type: ignore[union-attr]
+            current = Alert.model_validate(source)
+            added = folded(current, later)
+            if decision == "claim":
+                pending = Pending(self.owner, self.clock())
+            elif added is None:
+                return current if decision == "mine" else None
+            alert = added or current
             try:
-                await self.es.index(index=self.name, id=alert.id, document=alert.model_dump(mode="json"),
+                await self.es.index(index=self.name, id=later.id,
+                                    document={**alert.model_dump(mode="json"), **pending_fields(pending)},
                                     if_seq_no=stored["_seq_no"], if_primary_term=stored["_primary_term"],
                                     refresh=True)
-                return
             except ConflictError:
                 continue
+            return alert if decision in ("mine", "claim") else None
         raise RuntimeError(f"alert {later.id} changed {self.FOLD_ATTEMPTS} times while adding an article to it")
+
+    async def published(self, alerts: list[Alert]) -> None:
+        actions = ({"_op_type": "update", "_index": self.name, "_id": a.id,
+                    "doc": pending_fields(None)} for a in alerts)
+        await async_bulk(self.es, actions, raise_on_exception=True)
 
 
 class ElasticsearchStories:

@@ -28,7 +28,7 @@ INDICES: tuple[IndexSpec, ...] = (
               description="enriched articles, by article id"),
     IndexSpec(role="alerts", default_name="alerts", mapping_file="alerts.json",
               description="alerts, by (rule, story) id: a create that conflicts means the story alerted before, "
-                          "and the article is added to that alert"),
+                          "and the article is added to that alert; pending until it is on the alerts topic"),
     IndexSpec(role="entities", default_name="entities", mapping_file="entities.json",
               description="entity spellings by language, by (entity, spelling, language) id: written by every "
                           "worker, a create that conflicts means seen before"),

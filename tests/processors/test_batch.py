@@ -4,12 +4,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import orjson
 import pytest
 
-from processors.alerts import RuleIndex, folded
+from processors.alerts import PENDING_LEASE, AlertPending, Pending, RuleIndex, folded, publication
 from processors.batch import BatchHandler, Record, Retry
 from processors.config import DEFAULT_LANGUAGES, PipelineConfig, StoryConfig
 from processors.linking import Corrections, entity_id
@@ -50,15 +50,33 @@ class Articles:
 
 @dataclass
 class Alerts:
+    """The alerts index with its pending marks; `owner` is the worker (a restart is another)."""
+
     stored: dict[str, Alert] = field(default_factory=dict)
+    pending: dict[str, Pending] = field(default_factory=dict)
+    owner: str = "worker-1"
+    lease: timedelta = PENDING_LEASE
 
     async def record(self, alerts: list[Alert]) -> list[Alert]:
-        new = [alert for alert in alerts if alert.id not in self.stored]
+        now = datetime.now(timezone.utc)
+        to_publish = []
         for alert in alerts:
-            if alert.id in self.stored:
-                self.stored[alert.id] = folded(self.stored[alert.id], alert) or self.stored[alert.id]
-        self.stored.update((alert.id, alert) for alert in new)
-        return new
+            if alert.id not in self.stored:
+                self.stored[alert.id], self.pending[alert.id] = alert, Pending(self.owner, now)
+                to_publish.append(alert)
+                continue
+            decision = publication(self.pending.get(alert.id), self.owner, now, self.lease)
+            if decision == "wait":
+                raise AlertPending(alert.id)
+            self.stored[alert.id] = folded(self.stored[alert.id], alert) or self.stored[alert.id]
+            if decision in ("mine", "claim"):
+                self.pending[alert.id] = Pending(self.owner, now)
+                to_publish.append(self.stored[alert.id])
+        return to_publish
+
+    async def published(self, alerts: list[Alert]) -> None:
+        for alert in alerts:
+            self.pending.pop(alert.id, None)
 
 
 @dataclass
@@ -84,8 +102,12 @@ class Stories:
 @dataclass
 class Topic:
     messages: list[tuple[bytes | None, bytes]] = field(default_factory=list)
+    dies_on_send: bool = False  # the process is killed (not an error to retry) on the next send
 
     async def send(self, key: bytes | None, value: bytes) -> None:
+        if self.dies_on_send:
+            self.dies_on_send = False
+            raise asyncio.CancelledError
         self.messages.append((key, value))
 
 
@@ -190,6 +212,47 @@ def test_alerts_once_per_rule_and_story_across_replays() -> None:
     key, value = service.alert_topic.messages[0]
     assert key == first.alerts[0].id.encode() and Alert.model_validate_json(value).rule == "sanctions"
     assert service.webhooks.scheduled == [("https://hooks.example/a", first.alerts[0].id)]
+
+
+def test_a_crash_between_the_index_and_the_topic_loses_no_alert() -> None:
+    service = Service(alert_topic=Topic(dies_on_send=True))
+    batch = [record(0)]
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(service.handler().handle(batch))
+    assert len(service.alerts.stored) == 1 and service.alert_topic.messages == []  # in the index, not on the topic
+
+    # The restarted worker replays the unacked batch; once the lease has run out it publishes the alert.
+    service.alerts = Alerts(stored=service.alerts.stored, pending=service.alerts.pending, owner="worker-2",
+                            lease=timedelta(0))
+    replay = asyncio.run(service.handler().handle(batch))
+    assert [alert.article_id for alert in replay.alerts] == ["a0"] and service.alerts.pending == {}
+    (key, _), = service.alert_topic.messages
+    assert key == replay.alerts[0].id.encode() and len(service.webhooks.scheduled) == 1
+    assert asyncio.run(service.handler().handle(batch)).alerts == [] and len(service.alert_topic.messages) == 1
+
+
+def test_an_alert_another_worker_is_publishing_is_left_to_it_within_the_lease() -> None:
+    service = Service()
+    asyncio.run(service.handler().handle([record(0)]))
+    (alert_id,) = service.alerts.stored
+    service.alerts.pending[alert_id] = Pending("worker-2", datetime.now(timezone.utc))  # stored, not yet published
+
+    async def same_story_meanwhile() -> None:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(service.handler().handle([record(0)]), timeout=0.3)
+
+    asyncio.run(same_story_meanwhile())
+    assert len(service.alert_topic.messages) == 1  # waiting (the batch unacked), not publishing it again
+    service.alerts.pending.pop(alert_id)  # worker-2 published it
+    assert asyncio.run(service.handler().handle([record(0)])).alerts == [] and len(service.alert_topic.messages) == 1
+
+
+def test_publication_leaves_a_pending_alert_to_its_worker_until_the_lease_runs_out() -> None:
+    now = datetime(2026, 12, 3, 12, tzinfo=timezone.utc)
+    assert publication(None, "w1", now) == "published"
+    assert publication(Pending("w1", now), "w1", now) == "mine"
+    assert publication(Pending("w2", now - PENDING_LEASE / 2), "w1", now) == "wait"
+    assert publication(Pending("w2", now - PENDING_LEASE), "w1", now) == "claim"
 
 
 def test_an_empty_batch_does_nothing() -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from clients.elasticsearch import ensure_index, make_async_client
+from processors.alerts import AlertPending
 from processors.config import StoryConfig
 from processors.index import bulk_actions
 from processors.stories import signature
@@ -68,18 +69,20 @@ def test_a_merge_relabels_the_signatures_and_articles_of_the_merged_story(stack,
         assert {hit["_id"]: hit["_source"]["story_id"] for hit in stored} == {"a": "a", "b": "a", "c": "a"}
 
 
+def alert(article_id: str, source: str) -> Alert:
+    return Alert(id="rule-story", rule="sanctions", article_id=article_id, story_id="a", title="t", language="en",
+                 matched_terms=["sanction"], snippet="", article_ids=[article_id], sources=[source], languages=["en"])
+
+
 def test_an_alert_that_exists_gets_a_later_article_added_once(stack, es_client, indices) -> None:  # noqa: ANN001
-    def alert(article_id: str, source: str) -> Alert:
-        return Alert(id="rule-story", rule="sanctions", article_id=article_id, story_id="a", title="t", language="en",
-                     matched_terms=["sanction"], snippet="", article_ids=[article_id], sources=[source],
-                     languages=["en"])
 
     async def run() -> list[list[Alert]]:
         es = make_async_client(stack.elasticsearch)
         try:
             alerts = ElasticsearchAlerts(es, indices["alerts"])
-            return [await alerts.record([alert(article_id, source)])
-                    for article_id, source in (("a", "Herald"), ("b", "Courier"), ("b", "Courier"))]
+            first = await alerts.record([alert("a", "Herald")])
+            await alerts.published(first)
+            return [first, *[await alerts.record([alert("b", "Courier")]) for _ in range(2)]]
         finally:
             await es.close()
 
@@ -87,3 +90,26 @@ def test_an_alert_that_exists_gets_a_later_article_added_once(stack, es_client, 
     assert [len(new) for new in delivered] == [1, 0, 0]
     stored = es_client.get(index=indices["alerts"], id="rule-story")["_source"]
     assert (stored["article_ids"], stored["article_count"], stored["sources"]) == (["a", "b"], 2, ["Herald", "Courier"])
+
+
+def test_an_alert_left_pending_is_published_by_the_next_worker_after_the_lease(stack, es_client, indices) -> None:  # noqa: ANN001
+    async def run() -> None:
+        es = make_async_client(stack.elasticsearch)
+        try:
+            died = ElasticsearchAlerts(es, indices["alerts"])
+            assert [a.article_id for a in await died.record([alert("a", "Herald")])] == ["a"]  # then killed, unpublished
+            # Its own retry of the batch publishes it; another worker waits while the lease runs.
+            assert [a.article_id for a in await died.record([alert("a", "Herald")])] == ["a"]
+            with pytest.raises(AlertPending):
+                await ElasticsearchAlerts(es, indices["alerts"]).record([alert("b", "Courier")])
+            restarted = ElasticsearchAlerts(es, indices["alerts"], lease=timedelta(0))
+            (claimed,) = await restarted.record([alert("b", "Courier")])
+            assert claimed.article_id == "a" and claimed.article_ids == ["a", "b"]
+            await restarted.published([claimed])
+            assert await restarted.record([alert("b", "Courier")]) == []
+        finally:
+            await es.close()
+
+    asyncio.run(run())
+    stored = es_client.get(index=indices["alerts"], id="rule-story")["_source"]
+    assert stored["pending_owner"] is None and stored["article_count"] == 2

@@ -7,6 +7,7 @@ import pytest
 from pydantic import BaseModel
 
 from newsstream.settings import Settings
+from processors.alerts import pending_fields
 from processors.index import article_document
 from schemas import EnrichedArticle
 from schemas.alerts import Alert
@@ -19,7 +20,7 @@ from schemas.topics import TOPICS
 DOCUMENTS: dict[str, tuple[type[BaseModel], set[str]]] = {
     "articles": (EnrichedArticle, set(article_document(EnrichedArticle(
         id="a", title="", body="b", language="en", languages=[]))) - set(EnrichedArticle.model_fields)),
-    "alerts": (Alert, set()),
+    "alerts": (Alert, set(pending_fields(None))),
     "entities": (EntityName, set()),
     "entity_corrections": (EntityCorrection, set()),
     "story_signatures": (StorySignature, set()),
