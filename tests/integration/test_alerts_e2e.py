@@ -14,7 +14,7 @@ import pytest
 from ingest.readers import read_articles
 from newsstream.settings import PROJECT_ROOT
 from clients.kafka import read_topic
-from tests.integration.conftest import SHARED, stop, wait_for
+from tests.integration.conftest import SHARED, kill, stop, wait_for
 
 SAMPLES = PROJECT_ROOT / "samples" / "articles.jsonl"
 SEED = SHARED / "samples" / "seed-wire-dump.txt"
@@ -131,3 +131,40 @@ def test_tail_and_test_show_what_the_stream_matched(service, running, es_client)
     tailed_titles = {json.loads(line)["title"] for line in tailed.stdout.decode().splitlines()}
     matched = {hit["title"] for hit in service.cli_json("alerts", "test", "--query", "sanctions")}
     assert tailed_titles == matched and EU_SANCTIONS in matched
+
+
+def test_a_worker_killed_between_the_index_and_the_topic_loses_no_alert(service, running, receiver, es_client):  # noqa: ANN001
+    title = "Grain traders face new sanctions over Black Sea shipments"
+    article = {"title": title, "url": "https://example.net/killed-between",
+               "body": "Three grain trading houses accused of shipping stolen wheat from occupied ports were put "
+                       "under sanctions on Thursday, freezing their assets and barring their vessels from ports."}
+
+    def stored() -> list[dict]:
+        return [a for a in stored_alerts(service, es_client) if a["title"] == title]
+
+    def on_topic() -> list[dict]:
+        return [a for a in alerts_on_topic(service) if a["title"] == title]
+
+    stop(running["worker"])
+    # This worker publishes alerts to a topic that does not exist (brokers here create none on
+    # their own), so it stores the alert and retries the topic until it is killed there.
+    stuck = service.start_worker(NEWSSTREAM_TOPIC_ALERTS=f"{service.settings.topic_alerts}-unreachable")
+    try:
+        assert service.cli("ingest", "-", input=orjson.dumps(article)).returncode == 0
+        assert wait_for(lambda: [a for a in stored() if a["pending_owner"]], timeout_s=120), "no pending alert"
+    finally:
+        kill(stuck)
+    assert on_topic() == [] and not [a for a in receiver.received if a["title"] == title]
+
+    # The batch was not acknowledged: the next worker replays it and, once the pending mark is
+    # older than its 30 s lease, publishes the alert.
+    started = time.monotonic()
+    running["worker"] = service.start_worker()
+    assert wait_for(on_topic, timeout_s=180), "the replayed alert never reached the topic"
+    recovered_s = time.monotonic() - started
+    assert wait_for(lambda: [a for a in receiver.received if a["title"] == title], timeout_s=30)
+    assert wait_for(lambda: [a for a in stored() if not a["pending_owner"]], timeout_s=30)
+    counts = {"index": len(stored()), "topic": len(on_topic()),
+              "delivered": len([a for a in receiver.received if a["title"] == title])}
+    print(f"\n[killed between index and topic] {counts}, published {recovered_s:.1f} s after the restart")
+    assert counts == {"index": 1, "topic": 1, "delivered": 1}
