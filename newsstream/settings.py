@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     api_limit_concurrency: int = 500  # connections and tasks at once, past it uvicorn answers 503
     api_keep_alive_timeout_s: float = 5.0
 
+    # Signs each alert webhook's body (HMAC-SHA256, headers X-Newsstream-Timestamp and
+    # X-Newsstream-Signature; README "Alerts"). Unset: webhooks are sent unsigned.
+    webhook_secret: SecretStr | None = None
+
     # Outbound requests (webhooks, mail, feeds): internal addresses are refused unless listed here,
     # comma-separated hosts, addresses or networks, optionally with a port ("10.1.2.3", "hooks.internal:8443").
     outbound_allow: str = ""

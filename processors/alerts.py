@@ -24,7 +24,7 @@ from processors.analysis import query_terms
 from processors.highlight import highlight
 from processors.names import name_key, name_keys
 from schemas import EnrichedArticle
-from schemas.alerts import Alert, Rule, alert_id
+from schemas.alerts import Alert, Channel, Rule, alert_id
 
 
 class InvalidRuleQuery(ValueError):
@@ -418,9 +418,9 @@ class RuleIndex:
                     del self._by_trigger[term]
         return True
 
-    def webhook_for(self, name: str) -> str | None:
+    def channels_for(self, name: str) -> list[Channel]:
         rule = self._rules.get(name)
-        return rule.webhook if rule else None
+        return rule.channels if rule else []
 
     def candidates(self, terms: ArticleTerms) -> set[WatchedQuery]:
         """The queries an article with these terms may match: those with a trigger among them."""

@@ -29,7 +29,7 @@ from processors.config import StoryConfig
 from processors.linking import Corrections, corrected
 from processors.stories import assign_batch, decided, signature
 from schemas import DeadLetter, EnrichedArticle
-from schemas.alerts import Alert
+from schemas.alerts import Alert, Channel
 from schemas.stories import StoryMerge, StorySignature
 
 log = logging.getLogger("newsstream.worker")
@@ -92,7 +92,7 @@ class MessageSink(Protocol):
 
 
 class Notifier(Protocol):
-    def schedule(self, target: str, alert: Alert) -> None:
+    def schedule(self, channel: Channel, alert: Alert) -> None:
         """Starts a delivery in the background; never blocks or raises into the stream."""
 
 
@@ -243,9 +243,8 @@ class BatchHandler:
             await with_retries("publishing an alert", lambda: self.alert_topic.send(alert.id.encode(),
                                                                                     alert.model_dump_json().encode()),
                                self.retry)
-            webhook = index.webhook_for(alert.rule)
-            if webhook:
-                self.notifier.schedule(webhook, alert)
+            for channel in index.channels_for(alert.rule):
+                self.notifier.schedule(channel, alert)
         if new:
             await with_retries("marking alerts published", lambda: self.alerts.published(new), self.retry)
         return new

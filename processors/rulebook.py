@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from clients import undecodable
 from clients.kafka import CompactedTable, KafkaClientConfig, make_producer
 from clients.outbound import OutboundPolicy, check_url
+from clients.redact import redact_url
 from processors.alerts import RuleIndex, compile_query
 from schemas.alerts import Rule
 
@@ -24,7 +25,7 @@ class RulesConfig:
     kafka: KafkaClientConfig
     topic: str  # compacted, keyed by rule name
     languages: tuple[str, ...]
-    outbound: OutboundPolicy  # where webhooks may point
+    outbound: OutboundPolicy  # where delivery channels may point
 
 
 class InvalidRule(ValueError):
@@ -36,12 +37,24 @@ def publish_rule(config: RulesConfig, rule: Rule) -> None:
     model's own limits hold already), then publishes the rule once, to the topic. Raises
     InvalidRuleQuery or InvalidRule; nothing is written then."""
     compile_query(rule.query, config.languages)
-    if rule.webhook is not None:
+    for channel in rule.channels:
         try:
-            check_url(rule.webhook, config.outbound)
+            check_url(channel.url, config.outbound)
         except ValueError as refused:
-            raise InvalidRule(f"webhook: {refused}") from None
+            raise InvalidRule(f"{channel.kind}: {refused}") from None
     _send(config, rule.name, rule.model_dump_json().encode())
+
+
+def shown(rule: Rule) -> Rule:
+    """A rule as listings show it: a webhook without userinfo, query or fragment (rules saved
+    before userinfo was refused may still carry some), a chat webhook without its path (the path
+    of a Slack or Mattermost incoming webhook is its secret)."""
+    def origin(url: str) -> str:
+        scheme, _, rest = redact_url(url).partition("://")
+        return f"{scheme}://{rest.split('/', 1)[0]}/…"
+
+    return rule.model_copy(update={"webhook": rule.webhook and redact_url(rule.webhook),
+                                   "slack": rule.slack and origin(rule.slack)})
 
 
 def list_rules(config: RulesConfig) -> list[Rule]:

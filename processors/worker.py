@@ -279,7 +279,8 @@ class WorkerResources:
                 self.pool = NlpPool.for_pipeline(nlp_pool_size(settings), settings.pipeline)
                 self.rules = RuleBook(settings.rules)
                 self.rules.start()
-                self.webhooks = WebhookSender(settings.outbound)
+                secret = settings.webhook_secret
+                self.webhooks = WebhookSender(settings.outbound, secret and secret.get_secret_value())
                 deadletter_topic, alerts_topic = self._topics
                 self.handler = BatchHandler(
                     enrich=self.pool.process, articles=ElasticsearchArticles(

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timezone
+from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 
 def _utcnow() -> datetime:
@@ -32,7 +33,8 @@ class Rule(BaseModel):
     entity: str | None = Field(default=None, min_length=1, max_length=200)
     entity_name: str | None = Field(default=None, max_length=200)
     source: str | None = Field(default=None, min_length=1, max_length=200)
-    webhook: str | None = Field(default=None, max_length=2000)
+    webhook: str | None = Field(default=None, max_length=2000)  # JSON of the alert, signed (see README)
+    slack: str | None = Field(default=None, max_length=2000)  # a Slack or Mattermost incoming webhook
     created_at: datetime = Field(default_factory=_utcnow)
 
     @field_validator("name")
@@ -42,17 +44,31 @@ class Rule(BaseModel):
             raise ValueError("a name made of dots cannot be addressed in a URL path")
         return name
 
-    @field_validator("webhook")
+    @field_validator("webhook", "slack")
     @classmethod
-    def _webhook_is_http_url(cls, webhook: str | None) -> str | None:
-        if webhook is not None:
-            parts = urlsplit(webhook)
+    def _is_http_url(cls, url: str | None, info: ValidationInfo) -> str | None:
+        if url is not None:
+            parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError("webhook must be an http:// or https:// URL with a host")
+                raise ValueError(f"{info.field_name} must be an http:// or https:// URL with a host")
             if parts.username is not None or parts.password is not None:
-                raise ValueError("webhook must not carry a user or password (user:password@); "
+                raise ValueError(f"{info.field_name} must not carry a user or password (user:password@); "
                                  "put the receiver's token in its path instead")
-        return webhook
+        return url
+
+    @property
+    def channels(self) -> list[Channel]:
+        """Where its alerts are delivered besides the alerts topic and index."""
+        return [Channel(kind=kind, url=url) for kind, url in (("webhook", self.webhook), ("slack", self.slack)) if url]
+
+
+class Channel(BaseModel):
+    """One delivery target of a rule: `webhook` gets the alert as JSON, `slack` a chat message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["webhook", "slack"]
+    url: str
 
 
 class Alert(BaseModel):

@@ -9,25 +9,18 @@ from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from clients.redact import redact_url
 from newsstream.api.alert_stream import follow_alerts
 from newsstream.api.auth import require_read_key, require_read_key_or_parameter, require_write_key
 from newsstream.api.context import Context
 from processors.alerts import InvalidRuleQuery
 from processors.linking import with_entity_resolved
-from processors.rulebook import InvalidRule, delete_rule, list_rules, publish_rule
+from processors.rulebook import InvalidRule, delete_rule, list_rules, publish_rule, shown
 from schemas.alerts import Alert, Rule
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 log = logging.getLogger("newsstream.api.alerts")
 
 RuleName = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9 _.-]+$")]
-
-
-def shown(rule: Rule) -> Rule:
-    """A rule as readers see it: a webhook without userinfo, query or fragment (rules saved before
-    userinfo was refused may still carry some)."""
-    return rule.model_copy(update={"webhook": redact_url(rule.webhook)}) if rule.webhook else rule
 
 
 @router.get("/rules", response_model=list[Rule], dependencies=[Depends(require_read_key)])

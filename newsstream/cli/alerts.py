@@ -34,7 +34,10 @@ def add_rule(
     entity: Annotated[Optional[str], typer.Option(help="only articles naming this entity: an id (Q142) or a "
                                                   "name, in any language (saved as its id when known)")] = None,
     source: Annotated[Optional[str], typer.Option(help="only articles from this source")] = None,
-    webhook: Annotated[Optional[str], typer.Option(help="POST each alert to this URL")] = None,
+    webhook: Annotated[Optional[str], typer.Option(help="POST each alert to this URL as JSON, signed when "
+                                                   "NEWSSTREAM_WEBHOOK_SECRET is set")] = None,
+    slack: Annotated[Optional[str], typer.Option(help="post each alert to this Slack or Mattermost incoming "
+                                                 "webhook")] = None,
 ) -> None:
     """Add (or replace) a rule; every running worker applies it within a second."""
     from pydantic import ValidationError
@@ -46,7 +49,7 @@ def add_rule(
 
     settings = get_settings()
     try:
-        rule = Rule(name=name, query=query, lang=lang, entity=entity, source=source, webhook=webhook)
+        rule = Rule(name=name, query=query, lang=lang, entity=entity, source=source, webhook=webhook, slack=slack)
         if rule.entity:
             rule = with_entity_resolved(rule, load_knowledge_base(settings.pipeline.knowledge_base))
             if rule.entity_name:
@@ -81,15 +84,16 @@ def list_rules_command(as_json: Annotated[bool, typer.Option("--json")] = False)
     """List the rules."""
     from rich.table import Table
 
-    from processors.rulebook import list_rules
+    from processors.rulebook import list_rules, shown
 
-    rules = list_rules(get_settings().rules)
+    rules = [shown(rule) for rule in list_rules(get_settings().rules)]
     if as_json:
         print(json.dumps([rule.model_dump(mode="json") for rule in rules], ensure_ascii=False))
         return
-    table = Table("name", "query", "lang", "entity", "source", "webhook")
+    table = Table("name", "query", "lang", "entity", "source", "webhook", "slack")
     for rule in rules:
-        table.add_row(*(escape(str(v or "")) for v in (rule.name, rule.query, rule.lang, rule.entity, rule.source, rule.webhook)))
+        table.add_row(*(escape(str(v or "")) for v in (rule.name, rule.query, rule.lang, rule.entity, rule.source,
+                                                       rule.webhook, rule.slack)))
     out.print(table)
 
 

@@ -16,7 +16,7 @@ from processors.linking import Corrections, entity_id
 from processors.pipeline import process_messages
 from processors.stories import InMemoryStories
 from schemas import DeadLetter, EnrichedArticle
-from schemas.alerts import Alert, Rule
+from schemas.alerts import Alert, Channel, Rule
 from schemas.articles import Entity
 from schemas.entities import EntityCorrection
 from schemas.stories import StoryMerge, StorySignature
@@ -115,8 +115,8 @@ class Topic:
 class Webhooks:
     scheduled: list[tuple[str, str]] = field(default_factory=list)
 
-    def schedule(self, target: str, alert: Alert) -> None:
-        self.scheduled.append((target, alert.id))
+    def schedule(self, channel: Channel, alert: Alert) -> None:
+        self.scheduled.append((channel.url, alert.id))
 
 
 class Rules:

@@ -1,16 +1,22 @@
-"""Webhook delivery through the outbound-request guard, against local receivers."""
+"""Delivery to HTTP channels (signed webhook, Slack-style) through the outbound-request guard,
+against local receivers."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from clients.outbound import OutboundPolicy
+from processors.notifications import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from processors.webhooks import WebhookSender
-from schemas.alerts import Alert
+from schemas.alerts import Alert, Channel
 
 ALERT = Alert(id="a1", rule="sanctions", article_id="x", title="EU sanctions", language="en",
               matched_terms=["sanction"], snippet="EU <mark>sanctions</mark>")
@@ -21,11 +27,13 @@ class Receiver:
 
     def __init__(self, status: int = 200, redirect_to: str | None = None) -> None:
         self.bodies: list[bytes] = []
+        self.headers: list[dict[str, str]] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 receiver.bodies.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                receiver.headers.append(dict(self.headers))
                 self.send_response(307 if redirect_to else status)
                 if redirect_to:
                     self.send_header("Location", redirect_to)
@@ -52,11 +60,12 @@ def receiver() -> Iterator[Receiver]:
     server.close()
 
 
-def deliver(policy: OutboundPolicy, url: str, attempts: int = 2) -> bool:
+def deliver(policy: OutboundPolicy, url: str, attempts: int = 2, kind: str = "webhook",
+            secret: str | None = None) -> bool:
     async def run() -> bool:
-        sender = WebhookSender(policy, attempts=attempts, first_delay_s=0.01)
+        sender = WebhookSender(policy, secret, attempts=attempts, first_delay_s=0.01)
         try:
-            return await sender.deliver(url, ALERT)
+            return await sender.deliver(Channel(kind=kind, url=url), ALERT)  # type: ignore[arg-type]
         finally:
             await sender.close()
     return asyncio.run(run())
@@ -65,6 +74,18 @@ def deliver(policy: OutboundPolicy, url: str, attempts: int = 2) -> bool:
 def test_an_allow_listed_receiver_gets_the_alert(receiver: Receiver) -> None:
     assert deliver(OutboundPolicy(allow=(f"127.0.0.1:{receiver.port}",)), receiver.url)
     assert [Alert.model_validate_json(body).id for body in receiver.bodies] == ["a1"]
+
+
+def test_a_signed_webhook_verifies_with_the_secret_and_a_slack_channel_gets_a_message(receiver: Receiver) -> None:
+    policy = OutboundPolicy(allow=(f"127.0.0.1:{receiver.port}",))
+    assert deliver(policy, receiver.url, secret="s3cret") and deliver(policy, receiver.url, kind="slack", secret="s3cret")
+    (signed, chat), (signed_headers, chat_headers) = receiver.bodies, receiver.headers
+    # What a receiver does: recompute the HMAC over "timestamp." and the raw body.
+    timestamp = signed_headers[TIMESTAMP_HEADER]
+    expected = hmac.new(b"s3cret", f"{timestamp}.".encode() + signed, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(signed_headers[SIGNATURE_HEADER], f"sha256={expected}")
+    assert abs(time.time() - int(timestamp)) < 60 and Alert.model_validate_json(signed).id == "a1"
+    assert "*sanctions*" in json.loads(chat)["text"] and SIGNATURE_HEADER not in chat_headers
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]", "0x7f000001", "0", "169.254.169.254"])
