@@ -38,6 +38,13 @@ def redact_url(url: str) -> str:
     return f"{scheme}://{host}{path}"
 
 
+def redact_path(url: str) -> str:
+    """Only `url`'s scheme and host: https://hooks.slack.com/services/T/B/token -> https://hooks.slack.com/…,
+    for URLs whose path is the secret."""
+    scheme, _, rest = redact_url(url).partition("://")
+    return f"{scheme}://{re.split(r'/', rest, maxsplit=1)[0]}/…"
+
+
 def _redact_match(match: re.Match[str]) -> str:
     url = match.group("url")
     stripped = url.rstrip(_TRAILING)  # "(see http://x/y)." keeps its ")."

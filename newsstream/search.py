@@ -14,7 +14,7 @@ from processors.knowledge import KnowledgeBase
 from processors.linking import ids_named
 from processors.names import name_key
 from schemas import LanguageShare
-from schemas.alerts import Alert
+from schemas.alerts import Alert, Delivery
 
 # Elasticsearch's index.max_result_window: pages must end within the first this-many hits.
 MAX_RESULT_WINDOW = 10_000
@@ -363,3 +363,16 @@ def stored_alerts(es: Any, index: str, rule: str | None = None, since: timedelta
         filters.append({"range": {"matched_at": {"gte": (datetime.now(timezone.utc) - since).isoformat()}}})
     response = es.search(index=index, query={"bool": {"filter": filters}}, sort=[{"matched_at": "asc"}], size=10_000)
     return [Alert.model_validate(hit["_source"]) for hit in response["hits"]["hits"]]
+
+
+def stored_deliveries(es: Any, index: str, rule: str | None = None, failed: bool = False,
+                      size: int = 100) -> list[Delivery]:
+    """The delivery log, latest change first: every alert sent to a channel, being retried, or
+    given up (`failed`: only those, with the reason)."""
+    if not es.indices.exists(index=index):
+        return []  # nothing was ever delivered
+    filters: list[dict[str, Any]] = [{"term": {"rule": rule}}] if rule else []
+    if failed:
+        filters.append({"term": {"status": "failed"}})
+    response = es.search(index=index, query={"bool": {"filter": filters}}, sort=[{"updated_at": "desc"}], size=size)
+    return [Delivery.model_validate(hit["_source"]) for hit in response["hits"]["hits"]]

@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     topic_replication_factor: int = -1  # -1: the broker's default
     index_articles: str = "articles"
     index_alerts: str = "alerts"
+    index_alert_deliveries: str = "alert-deliveries"
     index_entities: str = "entities"
     index_entity_corrections: str = "entity-corrections"
     index_story_signatures: str = "story-signatures"

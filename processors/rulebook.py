@@ -13,9 +13,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from clients import undecodable
 from clients.kafka import CompactedTable, KafkaClientConfig, make_producer
 from clients.outbound import OutboundPolicy, check_url
-from clients.redact import redact_url
+from clients.redact import redact_path, redact_url
 from processors.alerts import RuleIndex, compile_query
-from schemas.alerts import Rule
+from schemas.alerts import Channel, Rule
 
 log = logging.getLogger("newsstream.rules")
 
@@ -45,16 +45,16 @@ def publish_rule(config: RulesConfig, rule: Rule) -> None:
     _send(config, rule.name, rule.model_dump_json().encode())
 
 
-def shown(rule: Rule) -> Rule:
-    """A rule as listings show it: a webhook without userinfo, query or fragment (rules saved
-    before userinfo was refused may still carry some), a chat webhook without its path (the path
-    of a Slack or Mattermost incoming webhook is its secret)."""
-    def origin(url: str) -> str:
-        scheme, _, rest = redact_url(url).partition("://")
-        return f"{scheme}://{rest.split('/', 1)[0]}/…"
+def shown_target(channel: Channel) -> str:
+    """A channel's URL as listings and the delivery log show it: a webhook without userinfo, query
+    or fragment (rules saved before userinfo was refused may still carry some), a chat webhook
+    without its path (the path of a Slack or Mattermost incoming webhook is its secret)."""
+    return redact_path(channel.url) if channel.kind == "slack" else redact_url(channel.url)
 
-    return rule.model_copy(update={"webhook": rule.webhook and redact_url(rule.webhook),
-                                   "slack": rule.slack and origin(rule.slack)})
+
+def shown(rule: Rule) -> Rule:
+    """A rule as listings show it: its channels' URLs as `shown_target` gives them."""
+    return rule.model_copy(update={channel.kind: shown_target(channel) for channel in rule.channels})
 
 
 def list_rules(config: RulesConfig) -> list[Rule]:

@@ -40,7 +40,7 @@ from processors.rulebook import RuleBook
 from processors.stories import lookup_query
 from processors.webhooks import WebhookSender
 from schemas import DeadLetter, EnrichedArticle
-from schemas.alerts import Alert
+from schemas.alerts import Alert, Delivery
 from schemas.stories import StoryMerge, StorySignature
 
 log = logging.getLogger("newsstream.worker")
@@ -186,6 +186,23 @@ class ElasticsearchAlerts:
         await async_bulk(self.es, actions, raise_on_exception=True)
 
 
+class ElasticsearchDeliveries:
+    """The delivery log: one document per (alert, channel), created before the first attempt."""
+
+    def __init__(self, es: AsyncElasticsearch, index: str) -> None:
+        self.es, self.name = es, index
+
+    async def claim(self, delivery: Delivery) -> bool:
+        try:
+            await self.es.create(index=self.name, id=delivery.id, document=delivery.model_dump(mode="json"))
+        except ConflictError:
+            return False
+        return True
+
+    async def update(self, delivery: Delivery) -> None:
+        await self.es.index(index=self.name, id=delivery.id, document=delivery.model_dump(mode="json"))
+
+
 class ElasticsearchStories:
     """Story signatures in Elasticsearch: one msearch finds a batch's candidates, so the stage's
     state is shared by every worker and survives restarts."""
@@ -280,7 +297,8 @@ class WorkerResources:
                 self.rules = RuleBook(settings.rules)
                 self.rules.start()
                 secret = settings.webhook_secret
-                self.webhooks = WebhookSender(settings.outbound, secret and secret.get_secret_value())
+                deliveries = ElasticsearchDeliveries(self.es, settings.index_alert_deliveries)
+                self.webhooks = WebhookSender(settings.outbound, deliveries, secret and secret.get_secret_value())
                 deadletter_topic, alerts_topic = self._topics
                 self.handler = BatchHandler(
                     enrich=self.pool.process, articles=ElasticsearchArticles(

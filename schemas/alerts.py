@@ -91,3 +91,26 @@ class Alert(BaseModel):
     sources: list[str] = Field(default_factory=list)
     languages: list[str] = Field(default_factory=list)
     last_matched_at: datetime | None = None
+
+
+def delivery_id(alert: str, channel: Channel) -> str:
+    """One delivery per (alert, channel): an alert id is per (rule, story) already."""
+    return hashlib.sha256(f"{alert}\x1f{channel.kind}\x1f{channel.url}".encode("utf-8")).hexdigest()[:24]
+
+
+class Delivery(BaseModel):
+    """One alert sent to one channel, as the delivery log keeps it: created before the first
+    attempt (so a replay or a restart never sends it again), then updated at each attempt."""
+
+    id: str
+    alert_id: str
+    rule: str
+    channel: Literal["webhook", "slack"]
+    target: str  # the channel's URL as listings show it (no credentials, no chat webhook path)
+    status: Literal["sending", "retrying", "sent", "failed"]
+    attempts: int = 0
+    reason: str | None = None  # the last failure: "HTTP 500", "ConnectTimeout", the guard's refusal
+    matched_at: datetime  # when the alert was made: latency is from here
+    created_at: datetime = Field(default_factory=_utcnow)
+    updated_at: datetime = Field(default_factory=_utcnow)
+    latency_ms: float | None = None  # matched to delivered, once sent

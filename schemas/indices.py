@@ -29,6 +29,9 @@ INDICES: tuple[IndexSpec, ...] = (
     IndexSpec(role="alerts", default_name="alerts", mapping_file="alerts.json",
               description="alerts, by (rule, story) id: a create that conflicts means the story alerted before, "
                           "and the article is added to that alert; pending until it is on the alerts topic"),
+    IndexSpec(role="alert_deliveries", default_name="alert-deliveries", mapping_file="alert-deliveries.json",
+              description="the delivery log: one document per (alert, channel), created before the first "
+                          "attempt, so a channel gets an alert at most once"),
     IndexSpec(role="entities", default_name="entities", mapping_file="entities.json",
               description="entity spellings by language, by (entity, spelling, language) id: written by every "
                           "worker, a create that conflicts means seen before"),

@@ -15,7 +15,8 @@ from newsstream.api.context import Context
 from processors.alerts import InvalidRuleQuery
 from processors.linking import with_entity_resolved
 from processors.rulebook import InvalidRule, delete_rule, list_rules, publish_rule, shown
-from schemas.alerts import Alert, Rule
+from newsstream.search import stored_deliveries
+from schemas.alerts import Alert, Delivery, Rule
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 log = logging.getLogger("newsstream.api.alerts")
@@ -66,6 +67,18 @@ def recent_alerts(
     query = {"bool": {"filter": [{"term": {"rule": rule}}] if rule else []}}
     response = context.es.search(index=index, query=query, sort=[{"matched_at": "desc"}], size=size)
     return [Alert.model_validate(hit["_source"]) for hit in response["hits"]["hits"]]
+
+
+@router.get("/deliveries", response_model=list[Delivery], dependencies=[Depends(require_read_key)])
+def alert_deliveries(
+    context: Context,
+    rule: Annotated[str | None, Query(max_length=100, description="only this rule's deliveries")] = None,
+    failed: Annotated[bool, Query(description="only those given up, with the reason")] = False,
+    size: Annotated[int, Query(ge=1, le=500, description="how many, latest change first")] = 100,
+) -> list[Delivery]:
+    """The delivery log: each alert sent to each of its rule's channels (sending, retrying, sent
+    with its latency from the match, failed with the reason)."""
+    return stored_deliveries(context.es, context.settings.index_alert_deliveries, rule, failed, size)
 
 
 @router.get("/stream", response_class=EventSourceResponse, dependencies=[Depends(require_read_key_or_parameter)])

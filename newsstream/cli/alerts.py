@@ -12,7 +12,7 @@ from rich.markup import escape
 from newsstream.settings import get_settings
 from newsstream.cli.common import JsonLines, Since, parse_duration
 from newsstream.render import render_alert
-from newsstream.search import stored_alerts
+from newsstream.search import stored_alerts, stored_deliveries
 from schemas.alerts import Alert
 
 alerts_app = typer.Typer(no_args_is_help=True, help="Keyword alerts matched in the stream.")
@@ -94,6 +94,33 @@ def list_rules_command(as_json: Annotated[bool, typer.Option("--json")] = False)
     for rule in rules:
         table.add_row(*(escape(str(v or "")) for v in (rule.name, rule.query, rule.lang, rule.entity, rule.source,
                                                        rule.webhook, rule.slack)))
+    out.print(table)
+
+
+@alerts_app.command("deliveries")
+def deliveries(
+    rule: Annotated[Optional[str], typer.Option(help="only this rule's deliveries")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="only those given up, with the reason")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    as_json: JsonLines = False,
+) -> None:
+    """The delivery log, latest change first: each alert sent to each of its rule's channels."""
+    from rich.table import Table
+
+    settings = get_settings()
+    found = stored_deliveries(_es(), settings.index_alert_deliveries, rule, failed, limit)
+    if as_json:
+        for delivery in found:
+            print(delivery.model_dump_json())
+        return
+    if not found:
+        err.print("no deliveries" + (" failed" if failed else "") + (f" for rule {escape(rule)}" if rule else ""))
+        return
+    table = Table("updated", "rule", "channel", "target", "status", "attempts", "latency", "reason")
+    for d in found:
+        table.add_row(f"{d.updated_at:%Y-%m-%d %H:%M:%S}", escape(d.rule), d.channel, escape(d.target), d.status,
+                      str(d.attempts), f"{d.latency_ms / 1000:.1f} s" if d.latency_ms is not None else "",
+                      escape(d.reason or ""))
     out.print(table)
 
 

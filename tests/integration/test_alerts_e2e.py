@@ -98,6 +98,19 @@ def test_sanctions_alerts_the_matching_articles_once_each(service, running, rece
     assert sorted(a["title"] for a in receiver.received) == sorted(expected)
 
 
+def deliveries(service, *options: str) -> list[dict]:  # noqa: ANN001
+    listed = service.cli("alerts", "deliveries", "--json", *options)
+    assert listed.returncode == 0, listed.stderr.decode()
+    return [json.loads(line) for line in listed.stdout.decode().splitlines()]
+
+
+def test_the_delivery_log_has_each_webhook_delivery_once_with_its_latency(service, running, receiver):  # noqa: ANN001
+    sent = wait_for(lambda: [d for d in deliveries(service, "--rule", "sanctions") if d["status"] == "sent"])
+    assert sent and len(sent) == len({d["alert_id"] for d in sent}) == len(receiver.received)
+    assert all(d["channel"] == "webhook" and d["target"] == receiver.url and d["latency_ms"] > 0 for d in sent)
+    assert deliveries(service, "--failed") == []
+
+
 def test_a_rule_added_while_running_applies_to_the_next_article(service, running, es_client):  # noqa: ANN001
     added = service.cli("alerts", "add", "reindeer", "--query", '"reindeer herders"')
     assert added.returncode == 0, added.stderr.decode()
@@ -164,7 +177,9 @@ def test_a_worker_killed_between_the_index_and_the_topic_loses_no_alert(service,
     recovered_s = time.monotonic() - started
     assert wait_for(lambda: [a for a in receiver.received if a["title"] == title], timeout_s=30)
     assert wait_for(lambda: [a for a in stored() if not a["pending_owner"]], timeout_s=30)
+    (alert,) = stored()
     counts = {"index": len(stored()), "topic": len(on_topic()),
-              "delivered": len([a for a in receiver.received if a["title"] == title])}
+              "delivered": len([a for a in receiver.received if a["title"] == title]),
+              "logged": len([d for d in deliveries(service) if d["alert_id"] == alert["id"] and d["status"] == "sent"])}
     print(f"\n[killed between index and topic] {counts}, published {recovered_s:.1f} s after the restart")
-    assert counts == {"index": 1, "topic": 1, "delivered": 1}
+    assert counts == {"index": 1, "topic": 1, "delivered": 1, "logged": 1}

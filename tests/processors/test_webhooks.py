@@ -9,6 +9,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from clients.outbound import OutboundPolicy
 from processors.notifications import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from processors.webhooks import WebhookSender
-from schemas.alerts import Alert, Channel
+from schemas.alerts import Alert, Channel, Delivery
 
 ALERT = Alert(id="a1", rule="sanctions", article_id="x", title="EU sanctions", language="en",
               matched_terms=["sanction"], snippet="EU <mark>sanctions</mark>")
@@ -60,10 +61,28 @@ def receiver() -> Iterator[Receiver]:
     server.close()
 
 
+@dataclass
+class Log:
+    """The delivery log in memory: each record as last written, by id."""
+
+    records: dict[str, Delivery] = field(default_factory=dict)
+    writes: list[Delivery] = field(default_factory=list)
+
+    async def claim(self, delivery: Delivery) -> bool:
+        if delivery.id in self.records:
+            return False
+        await self.update(delivery)
+        return True
+
+    async def update(self, delivery: Delivery) -> None:
+        self.records[delivery.id] = delivery
+        self.writes.append(delivery)
+
+
 def deliver(policy: OutboundPolicy, url: str, attempts: int = 2, kind: str = "webhook",
-            secret: str | None = None) -> bool:
+            secret: str | None = None, deliveries: Log | None = None) -> bool:
     async def run() -> bool:
-        sender = WebhookSender(policy, secret, attempts=attempts, first_delay_s=0.01)
+        sender = WebhookSender(policy, deliveries or Log(), secret, attempts=attempts, first_delay_s=0.01)
         try:
             return await sender.deliver(Channel(kind=kind, url=url), ALERT)  # type: ignore[arg-type]
         finally:
@@ -103,10 +122,30 @@ def test_a_redirect_is_not_followed(receiver: Receiver) -> None:
         bouncer.close()
 
 
-def test_a_failing_receiver_is_retried_then_given_up() -> None:
-    failing = Receiver(status=500)
+def test_a_failing_receiver_is_retried_then_given_up_and_the_log_says_why() -> None:
+    failing, deliveries = Receiver(status=500), Log()
     try:
-        assert not deliver(OutboundPolicy(allow=(f"127.0.0.1:{failing.port}",)), failing.url, attempts=3)
+        assert not deliver(OutboundPolicy(allow=(f"127.0.0.1:{failing.port}",)), failing.url, attempts=3,
+                           deliveries=deliveries)
         assert len(failing.bodies) == 3
     finally:
         failing.close()
+    assert [(d.status, d.attempts, d.reason) for d in deliveries.writes] == [
+        ("sending", 0, None), ("retrying", 1, "HTTP 500"), ("retrying", 2, "HTTP 500"), ("failed", 3, "HTTP 500")]
+
+
+def test_a_channel_gets_an_alert_at_most_once_and_the_log_has_its_latency(receiver: Receiver) -> None:
+    policy, deliveries = OutboundPolicy(allow=(f"127.0.0.1:{receiver.port}",)), Log()
+    assert deliver(policy, receiver.url, deliveries=deliveries)
+    assert not deliver(policy, receiver.url, deliveries=deliveries)  # a replay, or a restarted worker
+    assert len(receiver.bodies) == 1
+    (sent,) = deliveries.records.values()
+    assert (sent.status, sent.attempts, sent.alert_id, sent.channel) == ("sent", 1, "a1", "webhook")
+    assert sent.latency_ms is not None and sent.latency_ms >= 0 and sent.target == receiver.url
+
+
+def test_a_refused_address_is_logged_as_failed_with_the_guards_reason(receiver: Receiver) -> None:
+    deliveries = Log()
+    assert not deliver(OutboundPolicy(), receiver.url, deliveries=deliveries)
+    (failed,) = deliveries.records.values()
+    assert failed.status == "failed" and failed.reason.startswith("refused: ")  # type: ignore[union-attr]

@@ -44,7 +44,7 @@ def test_eval_ner_says_what_a_fold_must_look_like(tmp_path) -> None:  # noqa: AN
 
 
 def test_every_group_lists_its_commands() -> None:
-    for group, commands in {"stack": ("up", "down", "status"), "alerts": ("add", "rm", "list", "test", "tail"),
+    for group, commands in {"stack": ("up", "down", "status"), "alerts": ("add", "rm", "list", "test", "tail", "deliveries"),
                             "deadletter": ("list", "replay"), "feeds": ("once", "run", "status"),
                             "entities": ("find", "show", "merge", "split", "rebuild"),
                             "measure": ("eval-ner", "eval-langid", "eval-linking", "eval-dedup", "linking-cost", "bench",
