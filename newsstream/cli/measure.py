@@ -98,6 +98,27 @@ def eval_dedup(
         print(json.dumps(report.as_dict(), ensure_ascii=False) if as_json else render_dedup(report))
 
 
+@measure_app.command("eval-stories")
+def eval_stories(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="gold stories: JSON Lines (title, body, "
+                                         "lang, published_at, story), such as samples/stories-gold.jsonl, or the "
+                                         "French-News-Clustering CSV (.csv)")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """B-cubed and pairwise precision/recall/F1 of `story_id` on gold stories, beside singletons and
+    exact-title grouping, with a sweep of the same- and cross-language thresholds."""
+    from newsstream.measure.stories import evaluate_stories, load_gold_rows, read_french_news_clustering, render_stories
+
+    settings = get_settings()
+    try:
+        rows = read_french_news_clustering(file) if file.suffix == ".csv" else load_gold_rows(file)
+        report = evaluate_stories(rows, settings.pipeline, settings.stories, corpus=file.name,
+                                  progress=lambda message: typer.echo(message, err=True))
+    except (ValueError, KeyError, UnicodeDecodeError) as error:
+        fail(f"cannot evaluate {file}: {error}")
+    print(json.dumps(report.as_dict(), ensure_ascii=False) if as_json else render_stories(report))
+
+
 @measure_app.command("linking-cost")
 def linking_cost(
     corpus: Annotated[Optional[list[Path]], typer.Option(exists=True, dir_okay=False, help="JSON Lines corpora, "
