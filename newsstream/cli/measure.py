@@ -119,6 +119,27 @@ def eval_stories(
     print(json.dumps(report.as_dict(), ensure_ascii=False) if as_json else render_stories(report))
 
 
+@measure_app.command("story-lookup")
+def story_lookup(
+    stored: Annotated[int, typer.Option(min=1, help="signatures in the large index")] = 1_000_000,
+    baseline: Annotated[int, typer.Option(min=1, help="signatures in the baseline index")] = 10_000,
+    batches: Annotated[int, typer.Option(min=1, help="batches timed per index and variant")] = 30,
+    product_only: Annotated[bool, typer.Option("--product-only", help="time the product's lookup alone, "
+                                               "not the variants that show what its cost comes from")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The story stage's candidate lookup per Kafka batch against an index of generated signatures
+    (1,000,000 by default: about 15 minutes to build, 4 GB) beside a small baseline index, on the
+    running Elasticsearch; both indices are deleted afterwards."""
+    from newsstream.measure.story_lookup import PRODUCT, LOOKUP_VARIANTS, render_story_lookup, run_story_lookup
+
+    settings = get_settings()
+    report = run_story_lookup(settings.elasticsearch, settings.stories, stored=stored, baseline_stored=baseline,
+                              batches=batches, variants=(PRODUCT,) if product_only else tuple(LOOKUP_VARIANTS),
+                              progress=lambda message: typer.echo(message, err=True))
+    print(json.dumps(report.as_dict()) if as_json else render_story_lookup(report))
+
+
 @measure_app.command("linking-cost")
 def linking_cost(
     corpus: Annotated[Optional[list[Path]], typer.Option(exists=True, dir_okay=False, help="JSON Lines corpora, "

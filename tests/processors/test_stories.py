@@ -44,6 +44,6 @@ def test_the_inverted_index_finds_what_a_full_scan_finds() -> None:
     store.assign(articles[:-1])
     probe = signature(articles[-1], CONFIG)
     (found,) = store.candidates([probe])
-    scanned = sorted(((retrieval_score(probe, s), s.id) for s in store.stored.values()
-                      if retrieval_score(probe, s) > 0), key=lambda item: (-item[0], item[1]))
+    scanned = sorted(((retrieval_score(probe, s, CONFIG), s.id) for s in store.stored.values()
+                      if retrieval_score(probe, s, CONFIG) > 0), key=lambda item: (-item[0], item[1]))
     assert [s.id for s in found] == [sid for _, sid in scanned][: CONFIG.candidates]

@@ -47,7 +47,7 @@ def test_every_group_lists_its_commands() -> None:
     for group, commands in {"stack": ("up", "down", "status"), "alerts": ("add", "rm", "list", "test", "tail", "deliveries"),
                             "deadletter": ("list", "replay"), "feeds": ("once", "run", "status"),
                             "entities": ("find", "show", "merge", "split", "rebuild"),
-                            "measure": ("eval-ner", "eval-langid", "eval-linking", "eval-dedup", "eval-stories", "linking-cost", "bench",
+                            "measure": ("eval-ner", "eval-langid", "eval-linking", "eval-dedup", "eval-stories", "story-lookup", "linking-cost", "bench",
                                         "bench-alerts", "codecs")}.items():
         result = runner.invoke(app, [group, "--help"])
         assert result.exit_code == 0 and all(command in result.output for command in commands), group
