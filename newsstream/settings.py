@@ -20,7 +20,7 @@ from clients.kafka import Compression, KafkaClientConfig
 from clients.outbound import OutboundPolicy
 from deploy.config import StackConfig
 from ingest.feeds.config import FeedsConfig
-from processors.config import DEFAULT_LANGUAGES, DEFAULT_SPACY_MODELS, PipelineConfig, StoryConfig
+from processors.config import DEFAULT_LANGUAGES, DEFAULT_SPACY_MODELS, MailConfig, PipelineConfig, StoryConfig
 from schemas.indices import INDICES, IndexSpec
 from schemas.topics import TOPICS, TopicSpec
 
@@ -123,6 +123,15 @@ class Settings(BaseSettings):
     # X-Newsstream-Signature; README "Alerts"). Unset: webhooks are sent unsigned.
     webhook_secret: SecretStr | None = None
 
+    # The mail server for rules' email channels (README "Alerts"); unset: email channels fail, saying so.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_starttls: bool = True  # false only for a relay on a trusted network (port 25)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "newsstream@localhost"
+    smtp_timeout_s: float = 10.0
+
     # Outbound requests (webhooks, mail, feeds): internal addresses are refused unless listed here,
     # comma-separated hosts, addresses or networks, optionally with a port ("10.1.2.3", "hooks.internal:8443").
     outbound_allow: str = ""
@@ -169,6 +178,14 @@ class Settings(BaseSettings):
     @property
     def stories(self) -> StoryConfig:
         return StoryConfig(window=timedelta(hours=self.story_window_hours))
+
+    @property
+    def mail(self) -> MailConfig | None:
+        if not self.smtp_host:
+            return None
+        return MailConfig(host=self.smtp_host, port=self.smtp_port, starttls=self.smtp_starttls, user=self.smtp_user,
+                          password=self.smtp_password.get_secret_value() if self.smtp_password else None,
+                          sender=self.smtp_from, timeout_s=self.smtp_timeout_s)
 
     @property
     def feeds(self) -> FeedsConfig:

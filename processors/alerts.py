@@ -471,6 +471,7 @@ def make_alert(match: RuleMatch, article: EnrichedArticle) -> Alert:
         snippet=snippets[0] if snippets else "",
         published_at=article.published_at,
         source=article.source,
+        url=article.url,
         article_ids=[article.id],
         sources=[article.source] if article.source else [],
         languages=[article.language],

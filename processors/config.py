@@ -57,3 +57,16 @@ class StoryConfig:
     # Terms an article looks candidates up by, weightiest first (it is compared on all story_terms):
     # at 1,000,000 stored signatures, 40 term clauses cost Elasticsearch 1.7x what 10 do.
     lookup_terms: int = 10
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    """The mail server of email channels (processors/delivery.py)."""
+
+    host: str
+    port: int = 587
+    starttls: bool = True  # upgrade the connection before logging in (port 587); False: plain (a local relay)
+    user: str | None = None
+    password: str | None = None
+    sender: str = "newsstream@localhost"
+    timeout_s: float = 10.0

@@ -37,7 +37,8 @@ def publish_rule(config: RulesConfig, rule: Rule) -> None:
     model's own limits hold already), then publishes the rule once, to the topic. Raises
     InvalidRuleQuery or InvalidRule; nothing is written then."""
     compile_query(rule.query, config.languages)
-    for channel in rule.channels:
+    # Mail goes to the operator's mail server (NEWSSTREAM_SMTP_HOST), checked when it is used.
+    for channel in (channel for channel in rule.channels if channel.kind != "email"):
         try:
             check_url(channel.url, config.outbound)
         except ValueError as refused:
@@ -49,12 +50,15 @@ def shown_target(channel: Channel) -> str:
     """A channel's URL as listings and the delivery log show it: a webhook without userinfo, query
     or fragment (rules saved before userinfo was refused may still carry some), a chat webhook
     without its path (the path of a Slack or Mattermost incoming webhook is its secret)."""
+    if channel.kind == "email":
+        return channel.address
     return redact_path(channel.url) if channel.kind == "slack" else redact_url(channel.url)
 
 
 def shown(rule: Rule) -> Rule:
     """A rule as listings show it: its channels' URLs as `shown_target` gives them."""
-    return rule.model_copy(update={channel.kind: shown_target(channel) for channel in rule.channels})
+    return rule.model_copy(update={channel.kind: shown_target(channel) for channel in rule.channels
+                                   if channel.kind != "email"})
 
 
 def list_rules(config: RulesConfig) -> list[Rule]:

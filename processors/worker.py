@@ -38,7 +38,7 @@ from processors.linking import MAX_CORRECTIONS, Corrections
 from processors.nlp_pool import NlpPool
 from processors.rulebook import RuleBook
 from processors.stories import lookup_query
-from processors.webhooks import WebhookSender
+from processors.delivery import Deliverer
 from schemas import DeadLetter, EnrichedArticle
 from schemas.alerts import Alert, Delivery
 from schemas.stories import StoryMerge, StorySignature
@@ -298,14 +298,15 @@ class WorkerResources:
                 self.rules.start()
                 secret = settings.webhook_secret
                 deliveries = ElasticsearchDeliveries(self.es, settings.index_alert_deliveries)
-                self.webhooks = WebhookSender(settings.outbound, deliveries, secret and secret.get_secret_value())
+                self.deliverer = Deliverer(settings.outbound, deliveries, secret and secret.get_secret_value(),
+                                           settings.mail)
                 deadletter_topic, alerts_topic = self._topics
                 self.handler = BatchHandler(
                     enrich=self.pool.process, articles=ElasticsearchArticles(
                         self.es, settings.index_articles, settings.index_entities),
                     alerts=ElasticsearchAlerts(self.es, settings.index_alerts),
                     dead_letters=DeadLetterTopic(deadletter_topic), alert_topic=FaustTopic(alerts_topic),
-                    rules=self.rules, notifier=self.webhooks,
+                    rules=self.rules, notifier=self.deliverer,
                     stories=ElasticsearchStories(self.es, settings.index_story_signatures, settings.index_articles,
                                                  settings.stories),
                     story_config=settings.stories, corrections=ElasticsearchCorrections(
@@ -316,7 +317,7 @@ class WorkerResources:
     async def close(self) -> None:
         if self._opened:
             await self.rules.stop()
-            await self.webhooks.close()
+            await self.deliverer.close()
             await self.es.close()
             self.pool.close()
 

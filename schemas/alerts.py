@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime, timezone
 from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+
+# One @, no spaces or angle brackets, a dot in the domain: what a header can carry safely.
+_MAIL_ADDRESS = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\".]+")
 
 
 def _utcnow() -> datetime:
@@ -35,6 +40,8 @@ class Rule(BaseModel):
     source: str | None = Field(default=None, min_length=1, max_length=200)
     webhook: str | None = Field(default=None, max_length=2000)  # JSON of the alert, signed (see README)
     slack: str | None = Field(default=None, max_length=2000)  # a Slack or Mattermost incoming webhook
+    # Mailboxes, through the configured mail server (NEWSSTREAM_SMTP_*).
+    email: list[str] = Field(default_factory=list, max_length=20)
     created_at: datetime = Field(default_factory=_utcnow)
 
     @field_validator("name")
@@ -56,10 +63,19 @@ class Rule(BaseModel):
                                  "put the receiver's token in its path instead")
         return url
 
+    @field_validator("email")
+    @classmethod
+    def _are_mail_addresses(cls, addresses: list[str]) -> list[str]:
+        for address in addresses:
+            if len(address) > 254 or not _MAIL_ADDRESS.fullmatch(address):
+                raise ValueError(f"{address!r} is not a mail address (name@example.org)")
+        return list(dict.fromkeys(addresses))
+
     @property
     def channels(self) -> list[Channel]:
         """Where its alerts are delivered besides the alerts topic and index."""
-        return [Channel(kind=kind, url=url) for kind, url in (("webhook", self.webhook), ("slack", self.slack)) if url]
+        return ([Channel(kind=kind, url=url) for kind, url in (("webhook", self.webhook), ("slack", self.slack)) if url]
+                + [Channel(kind="email", url=f"mailto:{address}") for address in self.email])
 
 
 class Channel(BaseModel):
@@ -67,8 +83,13 @@ class Channel(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["webhook", "slack"]
-    url: str
+    kind: Literal["webhook", "slack", "email"]
+    url: str  # mailto:name@example.org for email
+
+    @property
+    def address(self) -> str:
+        """The mailbox of an email channel."""
+        return self.url.removeprefix("mailto:")
 
 
 class Alert(BaseModel):
@@ -86,6 +107,7 @@ class Alert(BaseModel):
     published_at: datetime | None = None
     matched_at: datetime = Field(default_factory=_utcnow)
     source: str | None = None
+    url: str | None = None  # the first matching article's
     article_ids: list[str] = Field(default_factory=list)  # every matching article, first first (capped)
     article_count: int = 1
     sources: list[str] = Field(default_factory=list)
@@ -105,7 +127,7 @@ class Delivery(BaseModel):
     id: str
     alert_id: str
     rule: str
-    channel: Literal["webhook", "slack"]
+    channel: Literal["webhook", "slack", "email"]
     target: str  # the channel's URL as listings show it (no credentials, no chat webhook path)
     status: Literal["sending", "retrying", "sent", "failed"]
     attempts: int = 0

@@ -38,6 +38,8 @@ def add_rule(
                                                    "NEWSSTREAM_WEBHOOK_SECRET is set")] = None,
     slack: Annotated[Optional[str], typer.Option(help="post each alert to this Slack or Mattermost incoming "
                                                  "webhook")] = None,
+    email: Annotated[Optional[list[str]], typer.Option(help="mail each alert to this address (repeatable), "
+                                                       "through NEWSSTREAM_SMTP_HOST")] = None,
 ) -> None:
     """Add (or replace) a rule; every running worker applies it within a second."""
     from pydantic import ValidationError
@@ -49,7 +51,8 @@ def add_rule(
 
     settings = get_settings()
     try:
-        rule = Rule(name=name, query=query, lang=lang, entity=entity, source=source, webhook=webhook, slack=slack)
+        rule = Rule(name=name, query=query, lang=lang, entity=entity, source=source, webhook=webhook, slack=slack,
+                    email=email or [])
         if rule.entity:
             rule = with_entity_resolved(rule, load_knowledge_base(settings.pipeline.knowledge_base))
             if rule.entity_name:
@@ -66,6 +69,9 @@ def add_rule(
         err.print(f"[bold red]invalid rule:[/] {escape(reasons)}")
         raise typer.Exit(2) from None
     err.print(f"rule [bold]{escape(name)}[/] saved")
+    if rule.email and settings.mail is None:
+        err.print("[yellow]no mail server is configured: set NEWSSTREAM_SMTP_HOST for the workers, or its mail "
+                  "deliveries fail (alerts deliveries --failed)[/]")
 
 
 @alerts_app.command("rm")
@@ -90,10 +96,10 @@ def list_rules_command(as_json: Annotated[bool, typer.Option("--json")] = False)
     if as_json:
         print(json.dumps([rule.model_dump(mode="json") for rule in rules], ensure_ascii=False))
         return
-    table = Table("name", "query", "lang", "entity", "source", "webhook", "slack")
+    table = Table("name", "query", "lang", "entity", "source", "webhook", "slack", "email")
     for rule in rules:
         table.add_row(*(escape(str(v or "")) for v in (rule.name, rule.query, rule.lang, rule.entity, rule.source,
-                                                       rule.webhook, rule.slack)))
+                                                       rule.webhook, rule.slack, ", ".join(rule.email))))
     out.print(table)
 
 

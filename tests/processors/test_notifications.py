@@ -4,7 +4,9 @@ from __future__ import annotations
 import hmac
 import json
 
-from processors.notifications import SIGNATURE_HEADER, TIMESTAMP_HEADER, request_body, signature, slack_text
+from processors.notifications import (
+    SIGNATURE_HEADER, TIMESTAMP_HEADER, mail_message, request_body, signature, slack_text,
+)
 from processors.rulebook import shown
 from schemas.alerts import Alert, Channel, Rule
 
@@ -46,3 +48,16 @@ def test_listings_hide_a_chat_webhooks_path_and_a_webhooks_credentials() -> None
     assert [channel.kind for channel in rule.channels] == ["webhook", "slack"]
     listed = shown(rule)
     assert (listed.webhook, listed.slack) == ("https://hooks.example.org/a", "https://hooks.slack.com/…")
+
+
+def test_a_mail_has_one_line_subject_whatever_the_title_and_links_only_to_the_web() -> None:
+    hostile = ALERT.model_copy(update={"title": "Sanctions\r\nBcc: everyone@example.org", "url": "javascript:alert(1)"})
+    message = mail_message(hostile, "alerts@example.org", "desk@example.org")
+    assert message["Subject"] == "[newsstream] sanctions: Sanctions Bcc: everyone@example.org"
+    assert message["Bcc"] is None and "javascript:" not in message.as_string()
+    escaped = mail_message(ALERT, "alerts@example.org", "desk@example.org").get_body(preferencelist=("html",))
+    assert "<h2>EU &lt;b&gt;agrees&lt;/b&gt; sanctions &amp; curbs</h2>" in escaped.get_content()
+    linked = mail_message(ALERT.model_copy(update={"url": "https://news.example.org/a"}), "a@example.org", "b@example.org")
+    assert 'href="https://news.example.org/a"' in linked.get_body(preferencelist=("html",)).get_content()
+    assert slack_text(ALERT.model_copy(update={"url": "https://news.example.org/a"})).startswith(
+        "*sanctions*: <https://news.example.org/a|EU &lt;b&gt;agrees")

@@ -1,29 +1,61 @@
-"""Delivery of alerts to their rules' HTTP channels (a signed JSON webhook, a Slack or Mattermost
-incoming webhook; the requests are built by processors/notifications.py): in the background,
-bounded, with retries; never blocks the stream. The alert is already in the alerts index and
-topic before a channel is tried, so a failing channel loses nothing.
+"""Delivery of alerts to their rules' channels (a signed JSON webhook, a Slack or Mattermost
+incoming webhook, mail through the configured server; what each is sent is built by
+processors/notifications.py): in the background, bounded, with retries; never blocks the stream.
+The alert is already in the alerts index and topic before a channel is tried, so a failing
+channel loses nothing, and the delivery log (`DeliveryLog`) makes each (alert, channel) at most once.
 
 Every request goes through the outbound-request guard (clients/outbound.py): no internal address
 unless allow-listed, checked at each attempt so a DNS change cannot bypass it, and redirects are
-not followed (a receiver that moved is a failed delivery, reported, not a hop to anywhere).
+not followed (a receiver that moved is a failed delivery, reported, not a hop to anywhere). The
+mail server too: its name is resolved and checked, and the connection goes to the checked
+address while STARTTLS verifies the certificate against the name.
 """
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import logging
+import smtplib
+import socket
+import ssl
 import time
 from datetime import datetime, timezone
+from email.message import EmailMessage
 from typing import Protocol
 
 import httpx
 
-from clients.outbound import OutboundPolicy, OutboundRefused, guarded_async_client
-from processors.notifications import request_body
+from clients.outbound import OutboundPolicy, OutboundRefused, check_smtp_host, guarded_async_client
+from processors.config import MailConfig
+from processors.notifications import mail_message, request_body
 from processors.rulebook import shown_target
 from schemas.alerts import Alert, Channel, Delivery, delivery_id
 
-log = logging.getLogger("newsstream.webhooks")
+log = logging.getLogger("newsstream.delivery")
+
+
+class _CheckedSMTP(smtplib.SMTP):
+    """Connects to an address the guard checked, while STARTTLS verifies the server's name."""
+
+    def __init__(self, address: str, timeout: float) -> None:
+        self._address = address
+        super().__init__(timeout=timeout)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        return socket.create_connection((self._address, port), timeout, self.source_address)
+
+
+def send_mail(config: MailConfig, policy: OutboundPolicy, message: EmailMessage) -> None:
+    """One message through the mail server (blocking: run it in a thread). Raises OutboundRefused
+    when the guard refuses the server, smtplib.SMTPException or OSError when sending fails."""
+    address = check_smtp_host(config.host, config.port, policy)
+    with _CheckedSMTP(address, config.timeout_s) as smtp:
+        smtp.connect(config.host, config.port)
+        if config.starttls:
+            smtp.starttls(context=ssl.create_default_context())
+        if config.user:
+            smtp.login(config.user, config.password or "")
+        smtp.send_message(message)
 
 
 class DeliveryLog(Protocol):
@@ -35,14 +67,16 @@ class DeliveryLog(Protocol):
         """Writes the delivery's record as it stands now (an attempt's outcome)."""
 
 
-class WebhookSender:
+class Deliverer:
     # Tries of the delivery log's claim before a delivery is given up (it is never sent unclaimed).
     CLAIM_ATTEMPTS = 5
 
-    def __init__(self, policy: OutboundPolicy, deliveries: DeliveryLog, secret: str | None = None, attempts: int = 5,
-                 max_in_flight: int = 100, first_delay_s: float = 0.5) -> None:
+    def __init__(self, policy: OutboundPolicy, deliveries: DeliveryLog, secret: str | None = None,
+                 mail: MailConfig | None = None, attempts: int = 5, max_in_flight: int = 100,
+                 first_delay_s: float = 0.5) -> None:
         self.policy = dataclasses.replace(policy, max_redirects=0)
         self.deliveries = deliveries
+        self.mail = mail
         self.secret = secret  # signs webhook bodies (processors/notifications.py)
         self.attempts = attempts
         self.first_delay_s = first_delay_s
@@ -63,25 +97,21 @@ class WebhookSender:
         async with self._slots:
             if not await self._claimed(delivery, shown):
                 return False
-            self._client = self._client or guarded_async_client(self.policy)
             delay = self.first_delay_s
             for attempt in range(1, self.attempts + 1):
-                # Signed again at each attempt: a receiver may refuse an old timestamp.
-                body, headers = request_body(channel, alert, self.secret, int(time.time()))
                 try:
-                    response = await self._client.post(channel.url, content=body, headers=headers)
-                    if response.status_code < 300:
+                    reason = await self._attempt(channel, alert)
+                    if reason is None:
                         now = datetime.now(timezone.utc)
                         await self._record(delivery, status="sent", attempts=attempt, updated_at=now,
                                            latency_ms=round((now - alert.matched_at).total_seconds() * 1000, 1))
                         return True
-                    reason = f"HTTP {response.status_code}"
                 except OutboundRefused as refused:
                     log.error("%s for alert %s refused: %s", shown, alert.id, refused)
-                    # The policy will not change between attempts.
+                    # The policy (or the missing mail server) will not change between attempts.
                     await self._record(delivery, status="failed", attempts=attempt, reason=f"refused: {refused}")
                     return False
-                except httpx.HTTPError as error:
+                except (httpx.HTTPError, OSError) as error:  # smtplib's errors are OSErrors
                     reason = type(error).__name__
                 log.warning("%s for alert %s failed (%s), attempt %d/%d", shown, alert.id, reason,
                             attempt, self.attempts)
@@ -92,6 +122,20 @@ class WebhookSender:
                     delay *= 2
             log.error("%s gave up on alert %s; the alert stays in the index and topic", shown, alert.id)
             return False
+
+    async def _attempt(self, channel: Channel, alert: Alert) -> str | None:
+        """One try: None when the channel took it, else why not (raises on a transport error)."""
+        if channel.kind == "email":
+            if self.mail is None:
+                raise OutboundRefused("no mail server is configured (NEWSSTREAM_SMTP_HOST)")
+            message = mail_message(alert, self.mail.sender, channel.address)
+            await asyncio.to_thread(send_mail, self.mail, self.policy, message)
+            return None
+        self._client = self._client or guarded_async_client(self.policy)
+        # Signed again at each attempt: a receiver may refuse an old timestamp.
+        body, headers = request_body(channel, alert, self.secret, int(time.time()))
+        response = await self._client.post(channel.url, content=body, headers=headers)
+        return None if response.status_code < 300 else f"HTTP {response.status_code}"
 
     async def _claimed(self, delivery: Delivery, shown: str) -> bool:
         delay = self.first_delay_s

@@ -1,13 +1,17 @@
-"""Delivery to HTTP channels (signed webhook, Slack-style) through the outbound-request guard,
-against local receivers."""
+"""Delivery to every channel kind (signed webhook, Slack-style, mail) through the outbound-request
+guard, against local receivers and a real SMTP server, with the delivery log in memory."""
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import hmac
 import json
+import socket
 import threading
 import time
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,8 +19,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from clients.outbound import OutboundPolicy
+from processors.config import MailConfig
 from processors.notifications import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from processors.webhooks import WebhookSender
+from processors.delivery import Deliverer
 from schemas.alerts import Alert, Channel, Delivery
 
 ALERT = Alert(id="a1", rule="sanctions", article_id="x", title="EU sanctions", language="en",
@@ -82,7 +87,7 @@ class Log:
 def deliver(policy: OutboundPolicy, url: str, attempts: int = 2, kind: str = "webhook",
             secret: str | None = None, deliveries: Log | None = None) -> bool:
     async def run() -> bool:
-        sender = WebhookSender(policy, deliveries or Log(), secret, attempts=attempts, first_delay_s=0.01)
+        sender = Deliverer(policy, deliveries or Log(), secret, attempts=attempts, first_delay_s=0.01)
         try:
             return await sender.deliver(Channel(kind=kind, url=url), ALERT)  # type: ignore[arg-type]
         finally:
@@ -149,3 +154,74 @@ def test_a_refused_address_is_logged_as_failed_with_the_guards_reason(receiver: 
     assert not deliver(OutboundPolicy(), receiver.url, deliveries=deliveries)
     (failed,) = deliveries.records.values()
     assert failed.status == "failed" and failed.reason.startswith("refused: ")  # type: ignore[union-attr]
+
+
+class Mailbox:
+    """A real SMTP server (aiosmtpd) on a loopback port, keeping what it receives."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[EmailMessage] = []
+        mailbox = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001, N802
+                mailbox.messages.append(message_from_bytes(envelope.content, policy=default))
+                return "250 OK"
+
+        # A free port picked first: the controller checks its server by connecting to the port given.
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def close(self) -> None:
+        self.controller.stop()
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    server = Mailbox()
+    yield server
+    server.close()
+
+
+def mail(policy: OutboundPolicy, mailbox: Mailbox, deliveries: Log, address: str = "desk@example.org") -> bool:
+    async def run() -> bool:
+        config = MailConfig(host="127.0.0.1", port=mailbox.port, starttls=False, sender="alerts@example.org")
+        sender = Deliverer(policy, deliveries, mail=config, attempts=2, first_delay_s=0.01)
+        try:
+            return await sender.deliver(Channel(kind="email", url=f"mailto:{address}"), MAILED)
+        finally:
+            await sender.close()
+    return asyncio.run(run())
+
+
+MAILED = ALERT.model_copy(update={"url": "https://news.example.org/eu-sanctions", "source": "Herald"})
+
+
+def test_a_mail_channel_sends_a_text_and_an_html_part_through_a_real_smtp_server(mailbox: Mailbox) -> None:
+    deliveries = Log()
+    assert mail(OutboundPolicy(allow=(f"127.0.0.1:{mailbox.port}",)), mailbox, deliveries)
+    (message,) = mailbox.messages
+    assert message["To"] == "desk@example.org" and message["From"] == "alerts@example.org"
+    assert message["Subject"] == "[newsstream] sanctions: EU sanctions"
+    text, page = (message.get_body(preferencelist=(kind,)).get_content() for kind in ("plain", "html"))
+    assert "EU sanctions" in text and "https://news.example.org/eu-sanctions" in text and "<mark>" not in text
+    assert "<mark>sanctions</mark>" in page and 'href="https://news.example.org/eu-sanctions"' in page
+    (sent,) = deliveries.records.values()
+    assert (sent.status, sent.channel, sent.target) == ("sent", "email", "desk@example.org")
+
+
+def test_a_mail_server_at_an_internal_address_is_refused_and_none_configured_says_so(mailbox: Mailbox) -> None:
+    deliveries = Log()
+    assert not mail(OutboundPolicy(), mailbox, deliveries)
+    assert mailbox.messages == [] and next(iter(deliveries.records.values())).status == "failed"
+
+    async def unconfigured() -> bool:
+        sender = Deliverer(OutboundPolicy(), Log(), attempts=1)
+        return await sender.deliver(Channel(kind="email", url="mailto:desk@example.org"), MAILED)
+
+    assert not asyncio.run(unconfigured())
