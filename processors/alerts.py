@@ -140,7 +140,21 @@ class AnyOf:
         return frozenset().union(*(child.triggers() for child in self.options))
 
 
-Node = TermNode | PhraseNode | AllOf | AnyOf
+@dataclass(frozen=True)
+class InLanguage:
+    """`de:Sanktionen`: words analysed as one language's, matched only in articles with text in it."""
+
+    language: str
+    child: Node
+
+    def evaluate(self, terms: ArticleTerms) -> AbstractSet[str] | None:
+        return self.child.evaluate(terms) if self.language in terms.languages else None
+
+    def triggers(self) -> frozenset[str]:
+        return self.child.triggers()
+
+
+Node = TermNode | PhraseNode | AllOf | AnyOf | InLanguage
 
 
 @dataclass(frozen=True)
@@ -161,7 +175,6 @@ def matches(compiled: CompiledQuery, article_terms: ArticleTerms) -> set[str] | 
 # --- parsing -------------------------------------------------------------------------------------
 
 _UNSUPPORTED = {
-    tree.SearchField: "field:value searches are not supported (rules search title and body)",
     tree.Range: "ranges are not supported",
     tree.OpenRange: "ranges are not supported",
     tree.Fuzzy: "fuzzy matching (~) is not supported",
@@ -244,7 +257,9 @@ def _build(item: tree.Item, languages: tuple[str, ...], text: str) -> Built:
         return _words_node(_ESCAPE.sub(r"\1", item.value), languages)
     if isinstance(item, tree.Phrase):
         return _words_node(_ESCAPE.sub(r"\1", item.value[1:-1]), languages)
-    if isinstance(item, (tree.Group, tree.Plus)):
+    if isinstance(item, tree.SearchField):
+        return _in_language(item, languages, text)
+    if isinstance(item, (tree.Group, tree.FieldGroup, tree.Plus)):
         return _build(item.children[0], languages, text)
     if isinstance(item, (tree.Not, tree.Prohibit)):
         built = _build(item.children[0], languages, text)
@@ -254,6 +269,19 @@ def _build(item: tree.Item, languages: tuple[str, ...], text: str) -> Built:
     if isinstance(item, tree.OrOperation):
         return _any_of(item.children, languages, text)
     raise InvalidRuleQuery(f'unsupported syntax "{item}" at position {item.pos}: "{text}"')
+
+
+def _in_language(item: tree.SearchField, languages: tuple[str, ...], text: str) -> Built:
+    """`xx:word`, `xx:"a phrase"` or `xx:(a OR b)` for one of the configured languages `xx`."""
+    language = item.name.lower()
+    if language not in languages:
+        raise InvalidRuleQuery(f'"{item.name}:" at position {item.pos} is not one of the languages '
+                               f'({", ".join(languages)}); a field restricts words to a language: "{text}"')
+    built = _build(item.children[0], (language,), text)
+    if built is None:
+        return None
+    node, negated = built
+    return InLanguage(language, node), negated
 
 
 def _all_of(children: list[Built]) -> Built:

@@ -77,7 +77,7 @@ def test_queries_compile_to_their_structure(query, root_type):
     ("NOT sanctions", "only excludes words"),
     ("-sanctions -embargo", "only excludes words"),
     ("sanctions OR NOT oil", 'excluded alternative ("NOT oil" at position 13)'),
-    ("title:sanctions", "field:value searches are not supported (rules search title and body), at position 0"),
+    ("title:sanctions", "\"title:\" at position 0 is not one of the languages"),
     ("sanc*", 'wildcards are not supported ("*" at position 4)'),
     ("sanction?", "wildcards are not supported"),
     ("sanctions~2", "fuzzy matching"),
@@ -309,3 +309,27 @@ def test_the_index_matches_exactly_the_rule_article_pairs_every_rule_evaluated_m
     assert len(pairs) > len(articles)  # the rules do match: the equality is not between two empty sets
     assert {"h-sanctions", "h-boe", "h-covid", "h-sanktion-de", "h-or", "h-entity", "h-source"} <= {p[0] for p in pairs}
     assert "h-said-bez" not in {p[0] for p in pairs}
+
+
+def test_a_rule_gives_its_words_per_language_and_each_matches_only_text_in_it(index):
+    from processors.config import PipelineConfig
+    from processors.pipeline import process_messages
+    from newsstream.settings import PROJECT_ROOT
+
+    payloads = (PROJECT_ROOT / "samples" / "articles-de-es.jsonl").read_bytes().splitlines()
+    german, spanish = process_messages(payloads, PipelineConfig(spacy_models=()))
+    assert (german.language, spanish.language) == ("de", "es")
+    index.add(Rule(name="borders and housing", query='de:Grenzen OR es:(vivienda OR "plan de vivienda")'))
+    # Each word analysed by its own language ("Grenzen" finds "Grenze", "vivienda" "viviendas")…
+    assert names(index.match(german)) == names(index.match(spanish)) == ["borders and housing"]
+    # … and only in articles with text in that language.
+    index.add(Rule(name="spanish word in german", query="de:viviendas"))
+    assert "spanish word in german" not in names(index.match(spanish))
+    assert names(index.match(article("The border is closed.", "en"))) == []
+
+
+def test_a_word_excluded_in_one_language_is_excluded_only_there():
+    # An excluded word in one language leaves the others alone.
+    query = compile_query("sanctions AND NOT de:Sport", ["en", "de"])
+    assert matches(query, ArticleTerms.from_article(article("Sanctions hit sport clubs.", "en")))
+    assert not matches(query, ArticleTerms.from_article(article("Sanktionen treffen den Sport.", "de")))
