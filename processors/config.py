@@ -52,7 +52,11 @@ class StoryConfig:
     # Stories: how related an article must be to one of a story's to join it.
     story_terms: int = 40  # weightiest analysed terms kept per article
     same_language_threshold: float = 0.3
-    cross_language_threshold: float = 0.4
+    cross_language_threshold: float = 0.3
+    # Texts with fewer terms than this need more (processors.stories.join_threshold), up to
+    # short_text_threshold for a text of no terms: a headline of 5 terms needs 0.75.
+    short_text_terms: int = 20
+    short_text_threshold: float = 0.9
     candidates: int = 20  # stored signatures fetched per article
     # Terms an article looks candidates up by, weightiest first (it is compared on all story_terms):
     # at 1,000,000 stored signatures, 40 term clauses cost Elasticsearch 1.7x what 10 do.

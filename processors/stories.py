@@ -130,8 +130,14 @@ def relatedness(a: StorySignature, b: StorySignature) -> float:
     return 0.6 * entities + 0.2 * _overlap(a.numbers, b.numbers) + 0.2 * _term_cosine(a, b)
 
 
-def _threshold(a: StorySignature, b: StorySignature, config: StoryConfig) -> float:
-    return config.same_language_threshold if a.language == b.language else config.cross_language_threshold
+def join_threshold(a: StorySignature, b: StorySignature, config: StoryConfig) -> float:
+    """The relatedness two articles need to be one story. Short texts (a headline, a feed's
+    summary) share one word with a score full articles reach only by reporting one event, and the
+    join-best-and-merge rule then chains whole topics together: so below `short_text_terms` terms
+    the threshold rises linearly towards `short_text_threshold`."""
+    base = config.same_language_threshold if a.language == b.language else config.cross_language_threshold
+    terms = min(len(a.terms), len(b.terms))
+    return base + (config.short_text_threshold - base) * max(0.0, 1.0 - terms / config.short_text_terms)
 
 
 # --- deciding --------------------------------------------------------------------------------------
@@ -156,7 +162,7 @@ def assign(article: StorySignature, candidates: Iterable[StorySignature],
     best_by_story: dict[str, tuple[float, StorySignature]] = {}
     for candidate in near:
         score = relatedness(article, candidate)
-        if score >= _threshold(article, candidate, config) and score > best_by_story.get(
+        if score >= join_threshold(article, candidate, config) and score > best_by_story.get(
                 candidate.story_id, (0.0,))[0]:  # type: ignore[arg-type]
             best_by_story[candidate.story_id] = (score, candidate)  # type: ignore[index]
     if not best_by_story:

@@ -43,7 +43,7 @@ from typing import Any
 
 from processors.config import PipelineConfig, StoryConfig
 from processors.pipeline import StageFailed, enrich_articles
-from processors.stories import InMemoryStories, assign_batch, relatedness, signature
+from processors.stories import InMemoryStories, assign_batch, join_threshold, relatedness, signature
 from schemas import EnrichedArticle, RawArticle
 from schemas.stories import StorySignature
 
@@ -296,8 +296,7 @@ def pair_relatedness(signatures: Sequence[StorySignature], gold: Sequence[str],
         key = ("same" if same_language else "cross", "same" if gold[i] == gold[j] else "different")
         score = relatedness(a, b)
         scores.setdefault(key, []).append(score)
-        threshold = config.same_language_threshold if same_language else config.cross_language_threshold
-        reaching[key] += score >= threshold
+        reaching[key] += score >= join_threshold(a, b, config)
         if gold[i] != gold[j]:
             confusable.append(RelatedPair(a.id, b.id, gold[i], gold[j], round(score, 4)))
     groups = tuple(PairGroup(languages=languages, story=story, pairs=len(values), median=_quantile(values, 0.5),
