@@ -91,9 +91,9 @@ class Deliverer:
 
     async def deliver(self, channel: Channel, alert: Alert) -> bool:
         """Sends `alert` to `channel` unless the log has it already; True once it is sent."""
-        shown = f"{channel.kind} {shown_target(channel)}"
         delivery = Delivery(id=delivery_id(alert.id, channel), alert_id=alert.id, rule=alert.rule, channel=channel.kind,
                             target=shown_target(channel), status="sending", matched_at=alert.matched_at)
+        shown = f"{channel.kind} {delivery.target}"
         async with self._slots:
             if not await self._claimed(delivery, shown):
                 return False
@@ -102,9 +102,8 @@ class Deliverer:
                 try:
                     reason = await self._attempt(channel, alert)
                     if reason is None:
-                        now = datetime.now(timezone.utc)
-                        await self._record(delivery, status="sent", attempts=attempt, updated_at=now,
-                                           latency_ms=round((now - alert.matched_at).total_seconds() * 1000, 1))
+                        latency_s = (datetime.now(timezone.utc) - alert.matched_at).total_seconds()
+                        await self._record(delivery, status="sent", attempts=attempt, latency_ms=round(latency_s * 1000, 1))
                         return True
                 except OutboundRefused as refused:
                     log.error("%s for alert %s refused: %s", shown, alert.id, refused)
@@ -148,8 +147,9 @@ class Deliverer:
             except Exception as error:  # noqa: BLE001 - the log is down: retry, then give up unsent
                 log.warning("delivery log unreachable for %s (%s: %s), attempt %d/%d", shown,
                             type(error).__name__, error, attempt, self.CLAIM_ATTEMPTS)
-                await asyncio.sleep(delay)
-                delay *= 2
+                if attempt < self.CLAIM_ATTEMPTS:
+                    await asyncio.sleep(delay)
+                    delay *= 2
         log.error("%s for alert %s not sent: the delivery log cannot record it", shown, delivery.alert_id)
         return False
 

@@ -29,9 +29,8 @@ second precision excuses them.
 
 Only bodies matter to copy detection, so articles are built from the rows without NER or term
 analysis (no terms, no entities): `published_at` is a fixed time plus one second per article in
-arrival order, all within the stage's window. Candidates are found as `InMemoryStories` finds
-them (stored signatures sharing an LSH band, the `candidates` sharing most), with an inverted
-index over bands rather than its linear scan, and decided by `assign_batch` itself.
+arrival order, all within the stage's window. Candidates are found by `InMemoryStories` (stored
+signatures sharing an LSH band, the `candidates` sharing most) and decided by `assign_batch`.
 
 Signatures depend on neither copy threshold, so the threshold sweep computes them, and their
 candidates, once. Times are per article: the signature, then candidates and decision at the
@@ -53,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from processors.config import StoryConfig
-from processors.stories import assign_batch, copy_likeness, shingles, signature
+from processors.stories import InMemoryStories, assign_batch, copy_likeness, shingles, signature
 from schemas import EnrichedArticle
 from schemas.stories import StorySignature
 
@@ -435,22 +434,16 @@ def _article(item: _Item, arrival: int) -> EnrichedArticle:
 
 def retrieve(signatures: Sequence[StorySignature], config: StoryConfig,
              batch_size: int = BATCH_SIZE) -> list[list[int]]:
-    """Each signature's stored candidates (by position), those of earlier batches that
-    `InMemoryStories.candidates` would return: sharing a band, within the window, the
-    `config.candidates` sharing most (ties by id). Without terms or entities, bands are its whole score."""
-    index: dict[str, list[int]] = defaultdict(list)
+    """Each signature's stored candidates (by position) as `InMemoryStories` finds them among
+    earlier batches. Without terms or entities bands are the whole score, and decisions change no
+    band, so the undecided signatures find what the decided ones would: found once for the sweep."""
+    store = InMemoryStories(config)
+    position = {signature.id: number for number, signature in enumerate(signatures)}
     found: list[list[int]] = []
     for start in range(0, len(signatures), batch_size):
-        batch = range(start, min(len(signatures), start + batch_size))
-        for number in batch:
-            article = signatures[number]
-            shared = Counter(other for band in set(article.bands) for other in index.get(band, ())
-                             if abs(signatures[other].published - article.published) <= config.window)
-            top = sorted(shared.items(), key=lambda item: (-item[1], signatures[item[0]].id))[: config.candidates]
-            found.append([other for other, _ in top])
-        for number in batch:
-            for band in set(signatures[number].bands):
-                index[band].append(number)
+        batch = signatures[start:start + batch_size]
+        found += [[position[candidate.id] for candidate in candidates] for candidates in store.candidates(batch)]
+        store.record(batch)
     return found
 
 

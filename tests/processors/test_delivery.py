@@ -85,11 +85,12 @@ class Log:
 
 
 def deliver(policy: OutboundPolicy, url: str, attempts: int = 2, kind: str = "webhook",
-            secret: str | None = None, deliveries: Log | None = None) -> bool:
+            secret: str | None = None, deliveries: Log | None = None, alert: Alert = ALERT,
+            mail: MailConfig | None = None) -> bool:
     async def run() -> bool:
-        sender = Deliverer(policy, deliveries or Log(), secret, attempts=attempts, first_delay_s=0.01)
+        sender = Deliverer(policy, deliveries or Log(), secret, mail, attempts=attempts, first_delay_s=0.01)
         try:
-            return await sender.deliver(Channel(kind=kind, url=url), ALERT)  # type: ignore[arg-type]
+            return await sender.deliver(Channel(kind=kind, url=url), alert)  # type: ignore[arg-type]
         finally:
             await sender.close()
     return asyncio.run(run())
@@ -189,14 +190,8 @@ def mailbox() -> Iterator[Mailbox]:
 
 
 def mail(policy: OutboundPolicy, mailbox: Mailbox, deliveries: Log, address: str = "desk@example.org") -> bool:
-    async def run() -> bool:
-        config = MailConfig(host="127.0.0.1", port=mailbox.port, starttls=False, sender="alerts@example.org")
-        sender = Deliverer(policy, deliveries, mail=config, attempts=2, first_delay_s=0.01)
-        try:
-            return await sender.deliver(Channel(kind="email", url=f"mailto:{address}"), MAILED)
-        finally:
-            await sender.close()
-    return asyncio.run(run())
+    config = MailConfig(host="127.0.0.1", port=mailbox.port, starttls=False, sender="alerts@example.org")
+    return deliver(policy, f"mailto:{address}", kind="email", deliveries=deliveries, alert=MAILED, mail=config)
 
 
 MAILED = ALERT.model_copy(update={"url": "https://news.example.org/eu-sanctions", "source": "Herald"})
@@ -220,8 +215,4 @@ def test_a_mail_server_at_an_internal_address_is_refused_and_none_configured_say
     assert not mail(OutboundPolicy(), mailbox, deliveries)
     assert mailbox.messages == [] and next(iter(deliveries.records.values())).status == "failed"
 
-    async def unconfigured() -> bool:
-        sender = Deliverer(OutboundPolicy(), Log(), attempts=1)
-        return await sender.deliver(Channel(kind="email", url="mailto:desk@example.org"), MAILED)
-
-    assert not asyncio.run(unconfigured())
+    assert not deliver(OutboundPolicy(), "mailto:desk@example.org", attempts=1, kind="email", alert=MAILED)
