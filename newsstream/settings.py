@@ -105,6 +105,7 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     # Writes (ingest, rules) need this key in the X-API-Key header; without one they are refused.
+    index_alert_notifications: str = "alert-notifications"
     api_key: SecretStr | None = None
     # When set, reads need it (or the write key) too; otherwise reads are open.
     api_read_key: SecretStr | None = None
@@ -157,6 +158,8 @@ class Settings(BaseSettings):
 
     # --- the sections handed down -------------------------------------------------------------
 
+    # How often each worker checks for due digests and for throttled rules' held alerts.
+    digest_tick_s: float = Field(default=30.0, gt=0)
     @property
     def stack(self) -> StackConfig:
         return StackConfig(**{name: getattr(self, name) for name in StackConfig.__dataclass_fields__})

@@ -24,7 +24,7 @@ from processors.analysis import query_terms
 from processors.highlight import highlight
 from processors.names import name_key, name_keys
 from schemas import EnrichedArticle
-from schemas.alerts import Alert, Channel, Rule, alert_id
+from schemas.alerts import Alert, Rule, alert_id
 
 
 class InvalidRuleQuery(ValueError):
@@ -446,9 +446,8 @@ class RuleIndex:
                     del self._by_trigger[term]
         return True
 
-    def channels_for(self, name: str) -> list[Channel]:
-        rule = self._rules.get(name)
-        return rule.channels if rule else []
+    def get(self, name: str) -> Rule | None:
+        return self._rules.get(name)
 
     def candidates(self, terms: ArticleTerms) -> set[WatchedQuery]:
         """The queries an article with these terms may match: those with a trigger among them."""

@@ -29,7 +29,7 @@ from processors.config import StoryConfig
 from processors.linking import Corrections, corrected
 from processors.stories import assign_batch, decided, signature
 from schemas import DeadLetter, EnrichedArticle
-from schemas.alerts import Alert, Channel
+from schemas.alerts import Alert, Rule
 from schemas.stories import StoryMerge, StorySignature
 
 log = logging.getLogger("newsstream.worker")
@@ -92,8 +92,9 @@ class MessageSink(Protocol):
 
 
 class Notifier(Protocol):
-    def schedule(self, channel: Channel, alert: Alert) -> None:
-        """Starts a delivery in the background; never blocks or raises into the stream."""
+    def schedule(self, rule: Rule, alert: Alert) -> None:
+        """Starts the alert's deliveries (or holds them for a digest) in the background; never
+        blocks or raises into the stream."""
 
 
 class CorrectionSource(Protocol):
@@ -243,8 +244,8 @@ class BatchHandler:
             await with_retries("publishing an alert", lambda: self.alert_topic.send(alert.id.encode(),
                                                                                     alert.model_dump_json().encode()),
                                self.retry)
-            for channel in index.channels_for(alert.rule):
-                self.notifier.schedule(channel, alert)
+            if (rule := index.get(alert.rule)) is not None:
+                self.notifier.schedule(rule, alert)
         if new:
             await with_retries("marking alerts published", lambda: self.alerts.published(new), self.retry)
         return new

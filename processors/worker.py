@@ -38,9 +38,9 @@ from processors.linking import MAX_CORRECTIONS, Corrections
 from processors.nlp_pool import NlpPool
 from processors.rulebook import RuleBook
 from processors.stories import lookup_query
-from processors.delivery import Deliverer
+from processors.delivery import Deliverer, HeldDelivery
 from schemas import DeadLetter, EnrichedArticle
-from schemas.alerts import Alert, Delivery
+from schemas.alerts import Alert, Delivery, Notification
 from schemas.stories import StoryMerge, StorySignature
 
 log = logging.getLogger("newsstream.worker")
@@ -187,20 +187,78 @@ class ElasticsearchAlerts:
 
 
 class ElasticsearchDeliveries:
-    """The delivery log: one document per (alert, channel), created before the first attempt."""
+    """The delivery log: one document per (alert, channel), created before the first attempt;
+    held ones are taken with optimistic writes; digests and throttled messages in their own index."""
 
-    def __init__(self, es: AsyncElasticsearch, index: str) -> None:
-        self.es, self.name = es, index
+    # What one digest or throttled message takes at most; the rest go in the next.
+    HELD_PER_MESSAGE = 1000
+
+    def __init__(self, es: AsyncElasticsearch, index: str, notifications_index: str, alerts_index: str) -> None:
+        self.es, self.name, self.notifications, self.alerts_index = es, index, notifications_index, alerts_index
 
     async def claim(self, delivery: Delivery) -> bool:
+        return await self._create(self.name, delivery)
+
+    async def update(self, delivery: Delivery) -> None:
+        await self.es.index(index=self.name, id=delivery.id, document=delivery.model_dump(mode="json"))
+
+    async def held(self, rule: str, channel: str, before: datetime | None) -> list[HeldDelivery]:
+        filters: list[dict[str, Any]] = [{"term": {"rule": rule}}, {"term": {"channel_id": channel}},
+                                         {"term": {"status": "held"}}]
+        if before is not None:
+            filters.append({"range": {"matched_at": {"lt": before.isoformat()}}})
+        # A held delivery was created moments ago maybe: refresh so the search sees it.
+        await self.es.indices.refresh(index=self.name)
+        response = await self.es.search(index=self.name, query={"bool": {"filter": filters}}, seq_no_primary_term=True,
+                                        sort=[{"matched_at": "asc"}], size=self.HELD_PER_MESSAGE)
+        return [HeldDelivery(Delivery.model_validate(hit["_source"]), (hit["_seq_no"], hit["_primary_term"]))
+                for hit in response["hits"]["hits"]]
+
+    async def take(self, held: HeldDelivery) -> bool:
+        seq_no, primary_term = held.version
+        taken = held.delivery.model_copy(update={"status": "sending", "updated_at": datetime.now(timezone.utc)})
         try:
-            await self.es.create(index=self.name, id=delivery.id, document=delivery.model_dump(mode="json"))
+            await self.es.index(index=self.name, id=taken.id, document=taken.model_dump(mode="json"),
+                                if_seq_no=seq_no, if_primary_term=primary_term)
         except ConflictError:
             return False
         return True
 
-    async def update(self, delivery: Delivery) -> None:
-        await self.es.index(index=self.name, id=delivery.id, document=delivery.model_dump(mode="json"))
+    async def held_channels(self) -> list[tuple[str, str, datetime]]:
+        if not await self.es.indices.exists(index=self.name):
+            return []
+        await self.es.indices.refresh(index=self.name)  # once per tick: what was held just now counts
+        groups, after = [], None
+        while True:  # a composite aggregation pages through every (rule, channel)
+            composite: dict[str, Any] = {"size": 1000, "sources": [{"rule": {"terms": {"field": "rule"}}},
+                                                                  {"channel": {"terms": {"field": "channel_id"}}}]}
+            if after:
+                composite["after"] = after
+            response = await self.es.search(index=self.name, size=0, query={"term": {"status": "held"}}, aggs={
+                "held": {"composite": composite, "aggs": {"oldest": {"min": {"field": "matched_at"}}}}})
+            buckets = response["aggregations"]["held"]["buckets"]
+            groups += [(b["key"]["rule"], b["key"]["channel"],
+                        datetime.fromtimestamp(b["oldest"]["value"] / 1000, timezone.utc)) for b in buckets]
+            after = response["aggregations"]["held"].get("after_key")
+            if not buckets or after is None:
+                return groups
+
+    async def claim_notification(self, notification: Notification) -> bool:
+        return await self._create(self.notifications, notification)
+
+    async def update_notification(self, notification: Notification) -> None:
+        await self.es.index(index=self.notifications, id=notification.id, document=notification.model_dump(mode="json"))
+
+    async def alerts(self, ids: list[str]) -> list[Alert]:
+        found = await self.es.mget(index=self.alerts_index, ids=ids)
+        return [Alert.model_validate(doc["_source"]) for doc in found["docs"] if doc.get("found")]
+
+    async def _create(self, index: str, document: Delivery | Notification) -> bool:
+        try:
+            await self.es.create(index=index, id=document.id, document=document.model_dump(mode="json"))
+        except ConflictError:
+            return False
+        return True
 
 
 class ElasticsearchStories:
@@ -297,9 +355,11 @@ class WorkerResources:
                 self.rules = RuleBook(settings.rules)
                 self.rules.start()
                 secret = settings.webhook_secret
-                deliveries = ElasticsearchDeliveries(self.es, settings.index_alert_deliveries)
+                deliveries = ElasticsearchDeliveries(self.es, settings.index_alert_deliveries,
+                                                     settings.index_alert_notifications, settings.index_alerts)
                 self.deliverer = Deliverer(settings.outbound, deliveries, secret and secret.get_secret_value(),
                                            settings.mail)
+                self.digests = asyncio.create_task(self._send_digests(), name="digests")
                 deadletter_topic, alerts_topic = self._topics
                 self.handler = BatchHandler(
                     enrich=self.pool.process, articles=ElasticsearchArticles(
@@ -314,8 +374,14 @@ class WorkerResources:
                 self._opened = True
         return self.handler
 
+    async def _send_digests(self) -> None:
+        await self.rules.ready.wait()
+        await self.deliverer.run(self.rules.index.get, self.settings.digest_tick_s)
+
     async def close(self) -> None:
         if self._opened:
+            self.digests.cancel()
+            await asyncio.gather(self.digests, return_exceptions=True)
             await self.rules.stop()
             await self.deliverer.close()
             await self.es.close()

@@ -6,8 +6,9 @@ import re
 from datetime import datetime, timezone
 from typing import Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 
 # One @, no spaces or angle brackets, a dot in the domain: what a header can carry safely.
@@ -22,6 +23,26 @@ def alert_id(rule_name: str, story_id: str) -> str:
     """The same (rule, story) pair always gets the same id, so a story alerts once and a replayed
     article never alerts again (an article in no story is a story of its own: its id)."""
     return hashlib.sha256(f"{rule_name}\x1f{story_id}".encode("utf-8")).hexdigest()[:24]
+
+
+class Digest(BaseModel):
+    """A rule's matches sent together, one message per channel: every hour at `at`'s minute, or
+    every day at `at`, in the time zone `tz` (an IANA name: Europe/Paris)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    every: Literal["hour", "day"]
+    at: str = Field(default="08:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    tz: str = Field(default="UTC", max_length=64)
+
+    @field_validator("tz")
+    @classmethod
+    def _is_known_zone(cls, tz: str) -> str:
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {tz!r} (an IANA name such as Europe/Paris or UTC)") from None
+        return tz
 
 
 class Rule(BaseModel):
@@ -42,6 +63,10 @@ class Rule(BaseModel):
     slack: str | None = Field(default=None, max_length=2000)  # a Slack or Mattermost incoming webhook
     # Mailboxes, through the configured mail server (NEWSSTREAM_SMTP_*).
     email: list[str] = Field(default_factory=list, max_length=20)
+    # How often channels hear of matches: as they happen (the default), at most `throttle` messages
+    # per channel in each clock hour (the rest held and listed in the next), or in digests.
+    throttle: int | None = Field(default=None, ge=1, le=1000)
+    digest: Digest | None = None
     created_at: datetime = Field(default_factory=_utcnow)
 
     @field_validator("name")
@@ -70,6 +95,12 @@ class Rule(BaseModel):
             if len(address) > 254 or not _MAIL_ADDRESS.fullmatch(address):
                 raise ValueError(f"{address!r} is not a mail address (name@example.org)")
         return list(dict.fromkeys(addresses))
+
+    @model_validator(mode="after")
+    def _one_cadence(self) -> Rule:
+        if self.throttle is not None and self.digest is not None:
+            raise ValueError("a rule is throttled or sends digests, not both")
+        return self
 
     @property
     def channels(self) -> list[Channel]:
@@ -120,6 +151,17 @@ def delivery_id(alert: str, channel: Channel) -> str:
     return hashlib.sha256(f"{alert}\x1f{channel.kind}\x1f{channel.url}".encode("utf-8")).hexdigest()[:24]
 
 
+def channel_id(channel: Channel) -> str:
+    """Names a channel in the delivery log without its URL (a chat webhook's path is its secret)."""
+    return hashlib.sha256(f"{channel.kind}\x1f{channel.url}".encode("utf-8")).hexdigest()[:16]
+
+
+def notification_id(rule: str, channel: Channel, period: datetime, slot: int = 0) -> str:
+    """One message per (rule, channel, period, slot): a digest's period, or a throttled rule's clock
+    hour and its n-th message in it. Created before sending, so no two workers send the same one."""
+    return hashlib.sha256(f"{rule}\x1f{channel_id(channel)}\x1f{period.isoformat()}\x1f{slot}".encode()).hexdigest()[:24]
+
+
 class Delivery(BaseModel):
     """One alert sent to one channel, as the delivery log keeps it: created before the first
     attempt (so a replay or a restart never sends it again), then updated at each attempt."""
@@ -129,10 +171,30 @@ class Delivery(BaseModel):
     rule: str
     channel: Literal["webhook", "slack", "email"]
     target: str  # the channel's URL as listings show it (no credentials, no chat webhook path)
-    status: Literal["sending", "retrying", "sent", "failed"]
+    # held: waiting for its rule's next digest or throttled message (`notification` once taken).
+    status: Literal["held", "sending", "retrying", "sent", "failed"]
+    channel_id: str | None = None  # `channel_id(channel)`: finds a channel's held deliveries
+    notification: str | None = None  # the digest or throttled message it went out in
     attempts: int = 0
     reason: str | None = None  # the last failure: "HTTP 500", "ConnectTimeout", the guard's refusal
     matched_at: datetime  # when the alert was made: latency is from here
     created_at: datetime = Field(default_factory=_utcnow)
     updated_at: datetime = Field(default_factory=_utcnow)
     latency_ms: float | None = None  # matched to delivered, once sent
+
+
+class Notification(BaseModel):
+    """One message that listed several alerts of a rule (a digest, or a throttled rule's message
+    with what was held), as the notifications log keeps it: created before sending."""
+
+    id: str  # notification_id(...)
+    rule: str
+    channel: Literal["webhook", "slack", "email"]
+    target: str
+    kind: Literal["digest", "throttled"]
+    period: datetime  # the digest's due time, or the start of the throttled message's clock hour
+    alert_ids: list[str]
+    status: Literal["sending", "sent", "failed"]
+    reason: str | None = None
+    created_at: datetime = Field(default_factory=_utcnow)
+    updated_at: datetime = Field(default_factory=_utcnow)

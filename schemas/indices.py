@@ -32,6 +32,9 @@ INDICES: tuple[IndexSpec, ...] = (
     IndexSpec(role="alert_deliveries", default_name="alert-deliveries", mapping_file="alert-deliveries.json",
               description="the delivery log: one document per (alert, channel), created before the first "
                           "attempt, so a channel gets an alert at most once"),
+    IndexSpec(role="alert_notifications", default_name="alert-notifications", mapping_file="alert-notifications.json",
+              description="digests and throttled messages, by (rule, channel, period, slot) id: created before "
+                          "sending, so each goes out once and a throttled rule's hour holds at most its limit"),
     IndexSpec(role="entities", default_name="entities", mapping_file="entities.json",
               description="entity spellings by language, by (entity, spelling, language) id: written by every "
                           "worker, a create that conflicts means seen before"),

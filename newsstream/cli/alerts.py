@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 from contextlib import nullcontext
+from datetime import datetime, timezone
 from typing import Annotated, Any, Optional
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -13,6 +15,7 @@ from newsstream.settings import get_settings
 from newsstream.cli.common import JsonLines, Since, parse_duration
 from newsstream.render import render_alert
 from newsstream.search import stored_alerts, stored_deliveries
+from processors.cadence import describe, next_due
 from schemas.alerts import Alert
 
 alerts_app = typer.Typer(no_args_is_help=True, help="Keyword alerts matched in the stream.")
@@ -40,6 +43,12 @@ def add_rule(
                                                  "webhook")] = None,
     email: Annotated[Optional[list[str]], typer.Option(help="mail each alert to this address (repeatable), "
                                                        "through NEWSSTREAM_SMTP_HOST")] = None,
+    throttle: Annotated[Optional[int], typer.Option(min=1, max=1000, help="at most this many messages per channel "
+                                                    "in each clock hour; the rest are listed in the next")] = None,
+    digest: Annotated[Optional[str], typer.Option(help="send the matches together: hourly or daily (at --at, "
+                                                  "in --tz) instead of as they happen")] = None,
+    at: Annotated[str, typer.Option(help="a daily digest's time (HH:MM); an hourly one's minute (00:MM)")] = "08:00",
+    tz: Annotated[str, typer.Option(help="the digest's time zone, e.g. Europe/Paris")] = "UTC",
 ) -> None:
     """Add (or replace) a rule; every running worker applies it within a second."""
     from pydantic import ValidationError
@@ -47,12 +56,15 @@ def add_rule(
     from processors.alerts import InvalidRuleQuery
     from processors.linking import load_knowledge_base, with_entity_resolved
     from processors.rulebook import InvalidRule, publish_rule
-    from schemas.alerts import Rule
+    from schemas.alerts import Digest, Rule
 
     settings = get_settings()
     try:
+        if digest not in (None, "hourly", "daily"):
+            raise InvalidRule(f"--digest is hourly or daily, not {digest!r}")
+        cadence = Digest(every="hour" if digest == "hourly" else "day", at=at, tz=tz) if digest else None
         rule = Rule(name=name, query=query, lang=lang, entity=entity, source=source, webhook=webhook, slack=slack,
-                    email=email or [])
+                    email=email or [], throttle=throttle, digest=cadence)
         if rule.entity:
             rule = with_entity_resolved(rule, load_knowledge_base(settings.pipeline.knowledge_base))
             if rule.entity_name:
@@ -65,13 +77,21 @@ def add_rule(
         err.print(f"[bold red]invalid rule:[/] {escape(str(error))}")
         raise typer.Exit(2) from None
     except ValidationError as error:
-        reasons = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in error.errors())
+        # A rule-level error (two cadences) has no field.
+        reasons = "; ".join(f"{e['loc'][0]}: {e['msg']}" if e["loc"] else e["msg"] for e in error.errors())
         err.print(f"[bold red]invalid rule:[/] {escape(reasons)}")
         raise typer.Exit(2) from None
-    err.print(f"rule [bold]{escape(name)}[/] saved")
+    err.print(f"rule [bold]{escape(name)}[/] saved ({describe(rule)}{_next_digest(rule)})")
     if rule.email and settings.mail is None:
         err.print("[yellow]no mail server is configured: set NEWSSTREAM_SMTP_HOST for the workers, or its mail "
                   "deliveries fail (alerts deliveries --failed)[/]")
+
+
+def _next_digest(rule: Any) -> str:
+    if rule.digest is None:
+        return ""
+    due = next_due(rule.digest, datetime.now(timezone.utc)).astimezone(ZoneInfo(rule.digest.tz))
+    return f", next {due:%d %b %H:%M}"
 
 
 @alerts_app.command("rm")
@@ -96,10 +116,11 @@ def list_rules_command(as_json: Annotated[bool, typer.Option("--json")] = False)
     if as_json:
         print(json.dumps([rule.model_dump(mode="json") for rule in rules], ensure_ascii=False))
         return
-    table = Table("name", "query", "lang", "entity", "source", "webhook", "slack", "email")
+    table = Table("name", "query", "lang", "entity", "source", "webhook", "slack", "email", "delivery")
     for rule in rules:
         table.add_row(*(escape(str(v or "")) for v in (rule.name, rule.query, rule.lang, rule.entity, rule.source,
-                                                       rule.webhook, rule.slack, ", ".join(rule.email))))
+                                                       rule.webhook, rule.slack, ", ".join(rule.email),
+                                                       describe(rule) + _next_digest(rule))))
     out.print(table)
 
 

@@ -228,7 +228,7 @@ def test_adding_a_rule_under_an_existing_name_replaces_it(index):
     assert len(index) == 1
     assert index.match(article("New sanctions.")) == []
     assert names(index.match(article("An embargo."))) == ["watch"]
-    assert index.channels_for("watch") == []
+    assert index.get("watch").channels == []
 
 
 def test_an_invalid_replacement_leaves_the_rule_in_force(index):
@@ -236,7 +236,7 @@ def test_an_invalid_replacement_leaves_the_rule_in_force(index):
     with pytest.raises(InvalidRuleQuery):
         index.add(Rule(name="watch", query="(sanctions"))
     assert names(index.match(article("New sanctions."))) == ["watch"]
-    assert index.channels_for("watch") == [Channel(kind="webhook", url="https://hooks.example.org/a")]
+    assert index.get("watch").channels == [Channel(kind="webhook", url="https://hooks.example.org/a")]
 
 
 def test_make_alert_carries_the_article_and_a_marked_snippet(index):

@@ -115,8 +115,8 @@ class Topic:
 class Webhooks:
     scheduled: list[tuple[str, str]] = field(default_factory=list)
 
-    def schedule(self, channel: Channel, alert: Alert) -> None:
-        self.scheduled.append((channel.url, alert.id))
+    def schedule(self, rule: Rule, alert: Alert) -> None:
+        self.scheduled += [(channel.url, alert.id) for channel in rule.channels]
 
 
 class Rules:

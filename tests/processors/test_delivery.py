@@ -1,5 +1,6 @@
 """Delivery to every channel kind (signed webhook, Slack-style, mail) through the outbound-request
-guard, against local receivers and a real SMTP server, with the delivery log in memory."""
+guard, against local receivers and a real SMTP server, with the delivery log in memory; throttled
+rules and digests with the real delivery log in Elasticsearch and a clock the test sets."""
 from __future__ import annotations
 
 import asyncio
@@ -9,6 +10,8 @@ import json
 import socket
 import threading
 import time
+import uuid
+from datetime import datetime, timezone
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -18,11 +21,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from clients.elasticsearch import ensure_index, make_async_client
 from clients.outbound import OutboundPolicy
 from processors.config import MailConfig
 from processors.notifications import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from processors.delivery import Deliverer
-from schemas.alerts import Alert, Channel, Delivery
+from processors.worker import ElasticsearchDeliveries
+from schemas.alerts import Alert, Channel, Delivery, Digest, Notification, Rule
+from schemas.indices import INDICES
 
 ALERT = Alert(id="a1", rule="sanctions", article_id="x", title="EU sanctions", language="en",
               matched_terms=["sanction"], snippet="EU <mark>sanctions</mark>")
@@ -216,3 +222,146 @@ def test_a_mail_server_at_an_internal_address_is_refused_and_none_configured_say
     assert mailbox.messages == [] and next(iter(deliveries.records.values())).status == "failed"
 
     assert not deliver(OutboundPolicy(), "mailto:desk@example.org", attempts=1, kind="email", alert=MAILED)
+
+
+# Throttling and digests: the worker's delivery log on the real Elasticsearch, the time set here.
+
+SPECS = {spec.role: spec for spec in INDICES}
+
+
+@pytest.fixture
+def delivery_indices(stack, es_client):  # noqa: ANN001
+    prefix = f"test-{uuid.uuid4().hex[:8]}-"
+    names = {role: prefix + role.replace("_", "-") for role in ("alerts", "alert_deliveries", "alert_notifications")}
+    for role, name in names.items():
+        ensure_index(es_client, name, SPECS[role])
+    yield names
+    for name in names.values():
+        es_client.options(ignore_status=404).indices.delete(index=name)
+        es_client.options(ignore_status=404).indices.delete_index_template(name=f"{name}-template")
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def matched(number: int, at: datetime) -> Alert:
+    return ALERT.model_copy(update={"id": f"alert-{number}", "title": f"EU sanctions, part {number}",
+                                    "matched_at": at, "url": f"https://news.example.org/{number}"})
+
+
+class Workers:
+    """Deliverers sharing one delivery log in Elasticsearch, as the workers of a deployment do."""
+
+    def __init__(self, settings, es_client, names: dict[str, str], clock: Clock, policy: OutboundPolicy,  # noqa: ANN001
+                 mail: MailConfig | None = None) -> None:
+        self.settings, self.es_client, self.names, self.clock, self.policy, self.mail = (
+            settings, es_client, names, clock, policy, mail)
+
+    def run(self, work, workers: int = 1):  # noqa: ANN001, ANN201 - work(deliverers) -> coroutine
+        async def run():  # noqa: ANN202
+            es = make_async_client(self.settings.elasticsearch)
+            log = ElasticsearchDeliveries(es, self.names["alert_deliveries"], self.names["alert_notifications"],
+                                          self.names["alerts"])
+            deliverers = [Deliverer(self.policy, log, mail=self.mail, attempts=2, first_delay_s=0.01, clock=self.clock)
+                          for _ in range(workers)]
+            try:
+                return await work(*deliverers)
+            finally:
+                for deliverer in deliverers:
+                    await deliverer.close()
+                await es.close()
+        return asyncio.run(run())
+
+    def store(self, alert: Alert) -> Alert:
+        self.es_client.index(index=self.names["alerts"], id=alert.id, document=alert.model_dump(mode="json"),
+                             refresh=True)
+        return alert
+
+    def deliveries(self) -> dict[str, Delivery]:
+        self.es_client.indices.refresh(index=self.names["alert_deliveries"])
+        hits = self.es_client.search(index=self.names["alert_deliveries"], size=100)["hits"]["hits"]
+        return {hit["_source"]["alert_id"]: Delivery.model_validate(hit["_source"]) for hit in hits}
+
+    def notifications(self) -> list[Notification]:
+        self.es_client.indices.refresh(index=self.names["alert_notifications"])
+        hits = self.es_client.search(index=self.names["alert_notifications"], size=100)["hits"]["hits"]
+        return [Notification.model_validate(hit["_source"]) for hit in hits]
+
+
+@pytest.mark.integration
+def test_a_throttled_rule_sends_its_limit_per_hour_and_lists_the_rest_in_the_next_message(
+        stack, es_client, delivery_indices, receiver: Receiver) -> None:  # noqa: ANN001
+    rule = Rule(name="sanctions", query="sanctions", webhook=receiver.url, throttle=2)
+    clock = Clock(datetime(2026, 12, 3, 10, 5, tzinfo=timezone.utc))
+    workers = Workers(stack, es_client, delivery_indices, clock, OutboundPolicy(allow=(f"127.0.0.1:{receiver.port}",)))
+    alerts = [workers.store(matched(n, datetime(2026, 12, 3, 10, 5 + n, tzinfo=timezone.utc))) for n in range(4)]
+
+    async def match_four(deliverer: Deliverer) -> None:
+        for alert in alerts:
+            clock.now = alert.matched_at
+            await deliverer.hold(rule, rule.channels[0], alert)
+        assert await deliverer.tick({rule.name: rule}.get) == 0  # the hour is used up
+    workers.run(match_four)
+    # The first two went out one by one, as an alert; the other two wait.
+    assert [Alert.model_validate_json(body).id for body in receiver.bodies] == ["alert-0", "alert-1"]
+    assert {a: d.status for a, d in workers.deliveries().items()} == {
+        "alert-0": "sent", "alert-1": "sent", "alert-2": "held", "alert-3": "held"}
+
+    clock.now = datetime(2026, 12, 3, 11, 0, 10, tzinfo=timezone.utc)
+    assert workers.run(lambda deliverer: deliverer.tick({rule.name: rule}.get)) == 1
+    bundle = json.loads(receiver.bodies[-1])
+    assert [alert["id"] for alert in bundle["alerts"]] == ["alert-3", "alert-2"]  # newest first
+    assert bundle["notification"]["kind"] == "throttled" and bundle["heading"].startswith("2 matches")
+    delivered = workers.deliveries()
+    assert {d.status for d in delivered.values()} == {"sent"}
+    assert delivered["alert-2"].notification == delivered["alert-3"].notification == bundle["notification"]["id"]
+    assert workers.run(lambda deliverer: deliverer.tick({rule.name: rule}.get)) == 0 and len(receiver.bodies) == 3
+
+
+@pytest.mark.integration
+def test_a_daily_digest_mails_once_at_its_local_time_what_was_matched_before_it(
+        stack, es_client, delivery_indices, mailbox: Mailbox) -> None:  # noqa: ANN001
+    rule = Rule(name="sanctions", query="sanctions", email=["desk@example.org"],
+                digest=Digest(every="day", at="08:00", tz="Europe/Paris"))
+    mail_config = MailConfig(host="127.0.0.1", port=mailbox.port, starttls=False, sender="alerts@example.org")
+    clock = Clock(datetime(2026, 12, 3, 9, tzinfo=timezone.utc))
+    workers = Workers(stack, es_client, delivery_indices, clock, OutboundPolicy(allow=(f"127.0.0.1:{mailbox.port}",)),
+                      mail_config)
+    rules = {rule.name: rule}.get
+    day = [workers.store(matched(n, datetime(2026, 12, 3, 9 + n, tzinfo=timezone.utc))) for n in range(3)]
+    late = workers.store(matched(9, datetime(2026, 12, 4, 7, 30, tzinfo=timezone.utc)))  # after 08:00 Paris
+
+    async def a_day_of_matches(deliverer: Deliverer) -> int:
+        for alert in day:
+            clock.now = alert.matched_at
+            await deliverer.hold(rule, rule.channels[0], alert)
+        clock.now = datetime(2026, 12, 4, 6, 59, tzinfo=timezone.utc)  # 07:59 in Paris: not yet
+        return await deliverer.tick(rules)
+    assert workers.run(a_day_of_matches) == 0 and mailbox.messages == []
+
+    clock.now = datetime(2026, 12, 4, 7, 30, tzinfo=timezone.utc)
+
+    async def two_workers_at_due_time(first: Deliverer, second: Deliverer) -> list[int]:
+        await first.hold(rule, rule.channels[0], late)
+        return list(await asyncio.gather(first.tick(rules), second.tick(rules)))
+    assert sorted(workers.run(two_workers_at_due_time, workers=2)) == [0, 1]
+    (digest,) = mailbox.messages
+    # (stripped: a folded header parses with the space it was folded at)
+    assert digest["Subject"].strip() == "[newsstream] sanctions: Digest of 4 Dec 2026 08:00 Europe/Paris: 3 matches"
+    text = digest.get_body(preferencelist=("plain",)).get_content()
+    assert [line for line in text.splitlines() if line.startswith("EU sanctions, part")] == [
+        "EU sanctions, part 2", "EU sanctions, part 1", "EU sanctions, part 0"]
+    assert {a: d.status for a, d in workers.deliveries().items()} == {
+        "alert-0": "sent", "alert-1": "sent", "alert-2": "sent", "alert-9": "held"}
+    (notification,) = workers.notifications()
+    assert (notification.kind, notification.status, sorted(notification.alert_ids)) == (
+        "digest", "sent", ["alert-0", "alert-1", "alert-2"])
+
+    clock.now = datetime(2026, 12, 5, 7, 0, 1, tzinfo=timezone.utc)  # the next morning: the late one
+    assert workers.run(lambda deliverer: deliverer.tick(rules)) == 1
+    assert len(mailbox.messages) == 2 and "1 match" in mailbox.messages[1]["Subject"]

@@ -10,7 +10,7 @@ from newsstream.settings import Settings
 from processors.alerts import pending_fields
 from processors.index import article_document
 from schemas import EnrichedArticle
-from schemas.alerts import Alert, Delivery
+from schemas.alerts import Alert, Delivery, Notification
 from schemas.entities import EntityCorrection, EntityName
 from schemas.indices import INDICES
 from schemas.stories import StorySignature
@@ -22,6 +22,7 @@ DOCUMENTS: dict[str, tuple[type[BaseModel], set[str]]] = {
         id="a", title="", body="b", language="en", languages=[]))) - set(EnrichedArticle.model_fields)),
     "alerts": (Alert, set(pending_fields(None))),
     "alert_deliveries": (Delivery, set()),
+    "alert_notifications": (Notification, set()),
     "entities": (EntityName, set()),
     "entity_corrections": (EntityCorrection, set()),
     "story_signatures": (StorySignature, set()),

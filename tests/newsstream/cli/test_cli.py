@@ -36,6 +36,16 @@ def test_an_invalid_rule_is_refused_before_kafka_is_asked() -> None:
     assert refused.exit_code == 2 and "invalid rule: webhook:" in said(refused)
 
 
+def test_a_digest_needs_a_known_cadence_and_time_zone_and_excludes_a_throttle() -> None:
+    offline = {"NEWSSTREAM_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
+    for options, reason in ((["--digest", "weekly"], "--digest is hourly or daily, not 'weekly'"),
+                            (["--digest", "daily", "--tz", "Mars/Olympus"], "tz: Value error, unknown time zone"),
+                            (["--digest", "daily", "--at", "8am"], "at: String should match pattern"),
+                            (["--digest", "hourly", "--throttle", "5"], "throttled or sends digests, not both")):
+        result = runner.invoke(app, ["alerts", "add", "r", "--query", "sanctions", *options], env=offline)
+        assert result.exit_code == 2 and reason in said(result), said(result)
+
+
 def test_eval_ner_says_what_a_fold_must_look_like(tmp_path) -> None:  # noqa: ANN001
     gold = tmp_path / "gold.conll"
     gold.write_text("Paris B-LOC\n", encoding="utf-8")
