@@ -46,18 +46,20 @@ def admin_client(config: KafkaClientConfig, *, timeout_s: float = 30) -> Iterato
 
 
 def ensure_topics(config: KafkaClientConfig, topics: Mapping[str, TopicSpec], default_partitions: int,
-                  replication_factor: int = -1) -> list[str]:
+                  replication_factor: int = -1, min_insync_replicas: int | None = None) -> list[str]:
     """Creates those of `topics` (name -> spec) that are missing; returns the names created.
 
-    Existing topics are left as they are. A replication factor of -1 takes the broker's default.
+    Existing topics are left as they are. A replication factor of -1 and a `min_insync_replicas` of
+    None take the broker's defaults.
     """
+    placement = {} if min_insync_replicas is None else {"min.insync.replicas": str(min_insync_replicas)}
     with admin_client(config) as admin:
         missing = {name: spec for name, spec in topics.items() if name not in set(admin.list_topics())}
         if not missing:
             return []
         result = admin.create_topics({
             name: {"num_partitions": spec.partitions or default_partitions, "replication_factor": replication_factor,
-                   "configs": spec.configs()} for name, spec in missing.items()}, raise_errors=False)
+                   "configs": {**spec.configs(), **placement}} for name, spec in missing.items()}, raise_errors=False)
         for topic in result["topics"]:
             if topic["error_code"] not in (0, TopicAlreadyExistsError.errno):  # a concurrent creator won
                 raise KafkaError(f"could not create topic {topic['name']}: {topic['error_message']}")

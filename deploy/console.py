@@ -3,4 +3,6 @@ import sys
 
 
 def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    # One write per line: nodes stopped in parallel threads must not interleave halves of lines.
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()

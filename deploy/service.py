@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,43 +25,58 @@ class LocalService:
 
 
 def start(
-    service: LocalService,
-    launch: Callable[[], processes.ServiceProcess],
+    services: list[tuple[LocalService, Callable[[], processes.ServiceProcess]]],
     *,
     timeout_s: float,
     stop_timeout_s: float,
 ) -> None:
-    """Launch the service unless it already runs, then wait until it is healthy.
+    """Launch each (service, launch) unless it already runs, then wait until all are healthy.
 
-    A service we started earlier is left alone; so is one that answers on its port but was started by
-    something else (another checkout, docker compose). A port held by anything else is an error.
+    All are launched before any is waited for: a node of a cluster is healthy only once enough of
+    the others have joined it. A service we started earlier is left alone; so is one that answers on
+    its port but was started by something else (another checkout, docker compose). A port held by
+    anything else is an error.
     """
-    running = processes.read_pid_file(service.pid_file)
-    if running is not None and service.is_ready():
-        say(f"{service.name}: already running at {service.address} (pid {running.pid})")
-        return
-    if running is None and port_open("localhost", service.port):
-        if service.is_ready():
-            say(f"{service.name}: {service.address} already answers, not started by newsstream; leaving it alone")
-            return
-        raise StackError(f"{service.name}: port {service.port} is taken by another program; "
-                         f"stop it or set {service.port_variable}")
-    if running is not None:
-        say(f"{service.name}: already started (pid {running.pid}) but not answering yet; waiting for it")
+    waiting: list[tuple[LocalService, processes.ServiceProcess]] = []
     started = time.monotonic()
-    process = running or launch()
     try:
-        processes.wait_until_ready(
-            service.name, process, service.is_ready, timeout_s=timeout_s, log_file=service.log_file
-        )
+        for service, launch in services:
+            running = processes.read_pid_file(service.pid_file)
+            if running is not None and service.is_ready():
+                say(f"{service.name}: already running at {service.address} (pid {running.pid})")
+                continue
+            if running is None and port_open("localhost", service.port):
+                if service.is_ready():
+                    say(f"{service.name}: {service.address} already answers, not started by newsstream; "
+                        "leaving it alone")
+                    continue
+                raise StackError(f"{service.name}: port {service.port} is taken by another program; "
+                                 f"stop it or set {service.port_variable}")
+            if running is not None:
+                say(f"{service.name}: already started (pid {running.pid}) but not answering yet; waiting for it")
+            waiting.append((service, running or launch()))
+        for service, process in waiting:
+            processes.wait_until_ready(
+                service.name, process, service.is_ready,
+                timeout_s=max(0.0, timeout_s - (time.monotonic() - started)), log_file=service.log_file,
+            )
+            say(f"{service.name}: up at {service.address} ({time.monotonic() - started:.1f} s)")
     except StackError:
         # Whatever is left of a failed start goes, so that the next `up` starts afresh.
-        processes.stop(service.name, process, service.pid_file, timeout_s=stop_timeout_s)
+        for service, process in waiting:
+            processes.stop(service.name, process, service.pid_file, timeout_s=stop_timeout_s)
         raise
-    say(f"{service.name}: up at {service.address} ({time.monotonic() - started:.1f} s)")
 
 
-def stop(service: LocalService, *, timeout_s: float) -> None:
+def stop(services: list[LocalService], *, timeout_s: float) -> None:
+    """Stop the services all at once: a KRaft broker stopped after the others waits in vain for a
+    controller quorum to let it go, until it is killed."""
+    with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
+        for done in [pool.submit(_stop_one, service, timeout_s) for service in services]:
+            done.result()  # re-raises a StackError of any of them
+
+
+def _stop_one(service: LocalService, timeout_s: float) -> None:
     running = processes.read_pid_file(service.pid_file)
     if running is None:
         if port_open("localhost", service.port):

@@ -1,4 +1,5 @@
-"""The whole local stack: Kafka and Elasticsearch up, down and status together."""
+"""The whole local stack, one node each or a cluster of each: Kafka and Elasticsearch up, down and
+status together."""
 from __future__ import annotations
 
 import fcntl
@@ -14,7 +15,7 @@ from deploy.config import StackConfig
 @contextmanager
 def _exclusive(config: StackConfig) -> Iterator[None]:
     """One `up` or `down` at a time per state dir (parallel test sessions, a second terminal)."""
-    lock_file = config.state_dir / "run" / "stack.lock"
+    lock_file = config.profile_dir / "run" / "stack.lock"
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_file, "w") as lock:
         try:
@@ -44,11 +45,12 @@ def up(config: StackConfig) -> list[ServiceStatus]:
 
 
 def down(config: StackConfig) -> None:
-    """Stop both services (SIGTERM, then SIGKILL after config.stack_stop_timeout_s), leaving no process behind."""
+    """Stop every node of both services (SIGTERM, then SIGKILL after config.stack_stop_timeout_s), leaving no process behind."""
     with _exclusive(config):
         elasticsearch.stop(config)
         kafka.stop(config)
 
 
 def status(config: StackConfig) -> list[ServiceStatus]:
-    return [kafka.status(config), elasticsearch.status(config)]
+    """Every node of both services."""
+    return [*kafka.status(config), *elasticsearch.status(config)]

@@ -20,9 +20,10 @@ class Provisioned:
 def provision(settings: Settings) -> Provisioned:
     """Creates the missing topics and indices (existing ones are left as they are); idempotent."""
     created = ensure_topics(settings.kafka, settings.topics, settings.topic_partitions,
-                            replication_factor=settings.topic_replication_factor)
+                            replication_factor=settings.topic_replication_factor,
+                            min_insync_replicas=settings.topic_min_insync_replicas)
     with make_client(settings.elasticsearch) as es:
         for name, spec in settings.indices.items():
-            ensure_index(es, name, spec)
+            ensure_index(es, name, spec, replicas=settings.index_replicas)
         backfilled = backfill_story_ids(es, settings.index_articles)
     return Provisioned(topics_created=created, indices=list(settings.indices), story_ids_backfilled=backfilled)

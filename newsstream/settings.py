@@ -10,7 +10,7 @@ import stat
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +29,25 @@ if TYPE_CHECKING:
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+# What `NEWSSTREAM_STACK_PROFILE=cluster` (or `stack up --profile cluster`) changes, for every field
+# not set explicitly: three KRaft brokers and two Elasticsearch nodes on ports clear of the single-node
+# stack's (so both can run at once), smaller heaps (five JVMs on one machine), and the product's
+# topics and indices replicated across them.
+CLUSTER_PROFILE: dict[str, Any] = {
+    "kafka_brokers": 3,
+    "elasticsearch_nodes": 2,
+    "kafka_port": 19092,  # brokers on 19092, 19093, 19094
+    "kafka_controller_port": 19192,
+    "elasticsearch_port": 19200,  # nodes on 19200, 19201
+    "elasticsearch_transport_port": 19300,
+    "kafka_heap": "384m",
+    "elasticsearch_heap": "768m",
+    # 12 divides among 1, 2, 3, 4, 6 and 12 busy workers evenly.
+    "topic_partitions": 12,
+    "topic_replication_factor": 3,
+    "topic_min_insync_replicas": 2,
+    "index_replicas": 1,
+}
 
 
 def default_state_dir(checkout: Path = PROJECT_ROOT, euid: int | None = None) -> Path:
@@ -43,10 +62,15 @@ def default_state_dir(checkout: Path = PROJECT_ROOT, euid: int | None = None) ->
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEWSSTREAM_", frozen=True, extra="ignore")
 
-    # Local stack (deploy/)
+    # Local stack (deploy/). "cluster": the replicated profile (CLUSTER_PROFILE), its nodes' files
+    # under <state_dir>/cluster; the Maven-fetched distributions are shared.
+    stack_profile: Literal["single", "cluster"] = "single"
     state_dir: Path = Field(default_factory=default_state_dir)
+    kafka_brokers: int = Field(default=1, ge=1)
+    elasticsearch_nodes: int = Field(default=1, ge=1)
     kafka_version: str = "4.1.1"
     elasticsearch_version: str = "9.2.0"
+    # The first node's ports; further nodes take the next ones up.
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     elasticsearch_port: int = 9200
@@ -59,7 +83,7 @@ class Settings(BaseSettings):
     # Elasticsearch refuses to run as root; when started by root it runs as this system user.
     elasticsearch_system_user: str = "newsstream"
 
-    # Clients; empty means "the local stack's address".
+    # Clients; empty means "the local stack's addresses". Both take comma-separated lists.
     kafka_bootstrap_servers: str = ""
     elasticsearch_url: str = ""
     elasticsearch_api_key: SecretStr | None = None
@@ -76,6 +100,8 @@ class Settings(BaseSettings):
     topic_feeds_state: str = "feeds.state"
     topic_partitions: int = 4
     topic_replication_factor: int = -1  # -1: the broker's default
+    topic_min_insync_replicas: int | None = None  # None: the broker's default
+    index_replicas: int | None = Field(default=None, ge=0)  # None: number_of_replicas of schemas/mappings/
     index_articles: str = "articles"
     index_alerts: str = "alerts"
     index_alert_deliveries: str = "alert-deliveries"
@@ -149,11 +175,17 @@ class Settings(BaseSettings):
     feeds_max_response_bytes: int = 10 * 1024 * 1024
 
     @model_validator(mode="after")
-    def _derive_client_addresses(self) -> "Settings":
+    def _apply_profile_and_derive_client_addresses(self) -> "Settings":
+        if self.stack_profile == "cluster":
+            for name, value in CLUSTER_PROFILE.items():
+                if name not in self.model_fields_set:
+                    object.__setattr__(self, name, value)
         if not self.kafka_bootstrap_servers:
-            object.__setattr__(self, "kafka_bootstrap_servers", f"localhost:{self.kafka_port}")
+            object.__setattr__(self, "kafka_bootstrap_servers", ",".join(
+                f"localhost:{self.kafka_port + node}" for node in range(self.kafka_brokers)))
         if not self.elasticsearch_url:
-            object.__setattr__(self, "elasticsearch_url", f"http://localhost:{self.elasticsearch_port}")
+            object.__setattr__(self, "elasticsearch_url", ",".join(
+                f"http://localhost:{self.elasticsearch_port + node}" for node in range(self.elasticsearch_nodes)))
         return self
 
     # --- the sections handed down -------------------------------------------------------------

@@ -88,11 +88,16 @@ def test_a_document_is_indexed_and_found(es_client: Elasticsearch) -> None:
 def test_status_says_up_with_the_configured_versions(stack: Settings) -> None:
     result = CliRunner().invoke(stack_app, ["status", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == [
-        {"name": "kafka", "version": stack.kafka_version, "address": f"localhost:{stack.kafka_port}", "status": "up"},
-        {"name": "elasticsearch", "version": stack.elasticsearch_version,
-         "address": f"http://localhost:{stack.elasticsearch_port}", "status": "up"},
-    ]
+    kafka, elasticsearch = json.loads(result.stdout)
+    assert kafka.items() >= {"service": "kafka", "name": "kafka", "version": stack.kafka_version,
+                             "address": f"localhost:{stack.kafka_port}", "status": "up",
+                             "role": "broker,controller"}.items()
+    assert kafka["health"].startswith("healthy: 1/1 brokers")
+    assert elasticsearch.items() >= {"service": "elasticsearch", "name": "elasticsearch",
+                                     "version": stack.elasticsearch_version,
+                                     "address": f"http://localhost:{stack.elasticsearch_port}", "status": "up"}.items()
+    assert elasticsearch["role"] == "master,data,ingest (elected master)"
+    assert elasticsearch["health"].split(":")[0] in ("green", "yellow")
 
 
 def test_up_again_leaves_the_running_services_alone(stack: Settings) -> None:

@@ -98,9 +98,9 @@ def test_an_elasticsearch_outage_loses_nothing(service, es_client):  # noqa: ANN
     try:
         feeder = in_background(produce, service, articles, 20.0)  # a 20 s stream
         time.sleep(4)
-        local_elasticsearch.stop(service.settings)
+        local_elasticsearch.stop(service.settings.stack)
         time.sleep(20)
-        local_elasticsearch.start(service.settings)
+        local_elasticsearch.start(service.settings.stack)
         back = time.monotonic()
         feeder.join(timeout=120)
         assert service.wait_for_count(es_client, before + 400, timeout_s=300) == before + 400
@@ -123,10 +123,10 @@ def test_a_kafka_restart_while_ingesting_loses_nothing(service, es_client):  # n
         # The broker goes down while articles are being indexed, not while the worker is still
         # starting: Faust's producer does not retry its first bootstrap (a known gap, see the README).
         assert wait_for(lambda: service.indexed_count(es_client) > before, timeout_s=120)
-        local_kafka.stop(service.settings)
+        local_kafka.stop(service.settings.stack)
         time.sleep(3)
         restarted = time.monotonic()
-        local_kafka.start(service.settings)
+        local_kafka.start(service.settings.stack)
         feeder.join(timeout=180)
         assert not feeder.is_alive(), "the producer did not ride out the broker restart"
         assert service.wait_for_count(es_client, before + 400, timeout_s=300) == before + 400
