@@ -190,6 +190,20 @@ _LUQUM_POSITION = re.compile(r"unexpected\s+'(.*)' at position (\d+)")
 Built = tuple[Node, bool] | None
 
 
+def expanded_query(query: str, accepted: dict[str, list[str]]) -> str:
+    """The query with words accepted for other languages added as alternatives, in the rule syntax
+    (`(sanctions) OR de:(Sanktionen OR Strafmaßnahmen)`), so the expansion is part of the rule
+    and visible wherever the rule is shown."""
+    added = [f"{language}:({' OR '.join(_quoted(word) for word in words)})"
+             for language, words in accepted.items() if words]
+    return " OR ".join([f"({query})", *added]) if added else query
+
+
+def _quoted(word: str) -> str:
+    # A word with anything but letters and digits ("EU-Sanktionen", "l'embargo") is a phrase.
+    return word if word.isalnum() else '"' + word.replace('"', "") + '"'
+
+
 def compile_query(query: str, languages: Iterable[str]) -> CompiledQuery:
     """Parses and analyses `query` for text in `languages`; raises InvalidRuleQuery."""
     text = query.strip()

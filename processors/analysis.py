@@ -10,6 +10,7 @@ import importlib
 import re
 import sys
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import NamedTuple
@@ -235,6 +236,18 @@ def analyze_with_offsets(text: str, language: str) -> list[Term]:
         for term, start, end in analysis.located:
             terms.append(Term(term, offset + start, offset + end))
     return terms
+
+
+def surface_forms(texts: Iterable[str], language: str, terms: Iterable[str]) -> dict[str, str]:
+    """For each analysed term, the word the texts write most often for it ("sanktion" ->
+    "Sanktionen"); ties go to the form seen first. Terms the texts never produce are left out."""
+    wanted = set(terms)
+    seen: dict[str, Counter[str]] = {}
+    for text in texts:
+        for term, start, end in analyze_with_offsets(text, language):
+            if term in wanted:
+                seen.setdefault(term, Counter())[text[start:end]] += 1
+    return {term: forms.most_common(1)[0][0] for term, forms in seen.items()}
 
 
 class QueryWord(NamedTuple):

@@ -49,11 +49,15 @@ def add_rule(
                                                   "in --tz) instead of as they happen")] = None,
     at: Annotated[str, typer.Option(help="a daily digest's time (HH:MM); an hourly one's minute (00:MM)")] = "08:00",
     tz: Annotated[str, typer.Option(help="the digest's time zone, e.g. Europe/Paris")] = "UTC",
+    suggest: Annotated[bool, typer.Option("--suggest", help="propose the query's words in the other languages, "
+                                          "from the stored stories it matches, to accept one language at a time")
+                       ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="with --suggest: accept every proposal")] = False,
 ) -> None:
     """Add (or replace) a rule; every running worker applies it within a second."""
     from pydantic import ValidationError
 
-    from processors.alerts import InvalidRuleQuery
+    from processors.alerts import InvalidRuleQuery, compile_query
     from processors.linking import load_knowledge_base, with_entity_resolved
     from processors.rulebook import InvalidRule, publish_rule
     from schemas.alerts import Digest, Rule
@@ -63,6 +67,9 @@ def add_rule(
         if digest not in (None, "hourly", "daily"):
             raise InvalidRule(f"--digest is hourly or daily, not {digest!r}")
         cadence = Digest(every="hour" if digest == "hourly" else "day", at=at, tz=tz) if digest else None
+        if suggest:
+            compile_query(query, settings.language_set)  # a broken query is refused before anything is asked
+            query = _with_accepted_suggestions(query, settings, yes)
         rule = Rule(name=name, query=query, lang=lang, entity=entity, source=source, webhook=webhook, slack=slack,
                     email=email or [], throttle=throttle, digest=cadence)
         if rule.entity:
@@ -85,6 +92,40 @@ def add_rule(
     if rule.email and settings.mail is None:
         err.print("[yellow]no mail server is configured: set NEWSSTREAM_SMTP_HOST for the workers, or its mail "
                   "deliveries fail (alerts deliveries --failed)[/]")
+
+
+def _show_suggestions(found: Any) -> None:
+    err.print(f"words the {found.stories} stored stories the query matches use in other languages (stories, "
+              "articles that have it / articles in that language):")
+    for language, suggestions in found.by_language.items():
+        words = ", ".join(f"{escape(s.word)} [dim]({s.stories}, {s.articles}/{s.of_articles})[/]" for s in suggestions)
+        err.print(f"  [bold]{language}[/]: {words}")
+    if found.covered:
+        err.print(f"  [dim]the query matches articles in {', '.join(found.covered)} already[/]")
+
+
+def _with_accepted_suggestions(query: str, settings: Any, accept_all: bool) -> str:
+    """The query with the proposals the author accepts, per language, added in the rule syntax."""
+    import sys
+
+    from newsstream.suggest import suggest_words
+    from processors.alerts import expanded_query
+
+    found = suggest_words(_es(), settings.index_articles, query, settings.language_set)
+    if not found.by_language:
+        err.print("[yellow]no suggestions: no stored story the query matches has articles in other languages "
+                  "it misses[/]")
+        return query
+    _show_suggestions(found)
+    if not accept_all and not sys.stdin.isatty():
+        err.print("[yellow]not a terminal: nothing added (run with --yes to accept them all)[/]")
+        return query
+    accepted = {language: [s.word for s in suggestions] for language, suggestions in found.by_language.items()
+                if accept_all or typer.confirm(f"add {language}: {', '.join(s.word for s in suggestions)}?")}
+    expanded = expanded_query(query, accepted)
+    if expanded != query:
+        err.print(f"query: [bold]{escape(expanded)}[/]")
+    return expanded
 
 
 def _next_digest(rule: Any) -> str:
@@ -149,6 +190,25 @@ def deliveries(
                       str(d.attempts), f"{d.latency_ms / 1000:.1f} s" if d.latency_ms is not None else "",
                       escape(d.reason or ""))
     out.print(table)
+
+
+@alerts_app.command("suggest")
+def suggest_command(
+    query: Annotated[str, typer.Option("--query", "-q")],
+    per_language: Annotated[int, typer.Option(min=1, max=20)] = 3,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Words for the query in the other languages: what the stored stories it matches say in them."""
+    from newsstream.suggest import suggest_words
+
+    settings = get_settings()
+    found = suggest_words(_es(), settings.index_articles, query, settings.language_set, per_language=per_language)
+    if as_json:
+        print(found.model_dump_json())
+        return
+    if not found.by_language:
+        err.print("no suggestions: no stored story the query matches has articles in other languages it misses")
+    _show_suggestions(found)
 
 
 @alerts_app.command("test")

@@ -119,6 +119,35 @@ def eval_stories(
     print(json.dumps(report.as_dict(), ensure_ascii=False) if as_json else render_stories(report))
 
 
+@measure_app.command("suggestions")
+def suggestions(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="articles in several languages "
+                                                "(JSON Lines with title, body, lang, published_at, story), such "
+                                                "as samples/stories-gold.jsonl samples/stories-es-it.jsonl")],
+    word: Annotated[Optional[list[str]], typer.Option(help="a rule's word (repeatable; default: ten common "
+                                                      "news words)")] = None,
+    language: Annotated[Optional[list[str]], typer.Option(help="languages to suggest for (repeatable; "
+                                                          "default de, es, it)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """What `alerts add --suggest` proposes for each word in other languages, on the files' articles
+    grouped into stories by the stage (a scratch index on the running Elasticsearch)."""
+    from clients.elasticsearch import make_client
+    from newsstream.measure.stories import load_gold_rows
+    from newsstream.measure.suggestions import DEFAULT_WORDS, measure_suggestions, render_suggestions
+
+    settings = get_settings()
+    try:
+        rows = [row for file in files for row in load_gold_rows(file)]
+        with make_client(settings.elasticsearch) as es:
+            report = measure_suggestions(es, rows, settings.pipeline, settings.stories, words=word or DEFAULT_WORDS,
+                                         languages=language or ("de", "es", "it"),
+                                         progress=lambda message: typer.echo(message, err=True))
+    except (ValueError, KeyError, UnicodeDecodeError) as error:
+        fail(f"cannot measure suggestions: {error}")
+    print(json.dumps(report.as_dict(), ensure_ascii=False) if as_json else render_suggestions(report))
+
+
 @measure_app.command("story-lookup")
 def story_lookup(
     stored: Annotated[int, typer.Option(min=1, help="signatures in the large index")] = 1_000_000,

@@ -16,6 +16,7 @@ from processors.alerts import (
     RuleIndex,
     TermNode,
     compile_query,
+    expanded_query,
     make_alert,
     matches,
 )
@@ -333,3 +334,12 @@ def test_a_word_excluded_in_one_language_is_excluded_only_there():
     query = compile_query("sanctions AND NOT de:Sport", ["en", "de"])
     assert matches(query, ArticleTerms.from_article(article("Sanctions hit sport clubs.", "en")))
     assert not matches(query, ArticleTerms.from_article(article("Sanktionen treffen den Sport.", "de")))
+
+
+def test_accepted_words_join_the_query_in_their_languages(index):
+    query = expanded_query("sanctions", {"de": ["Sanktionen", "EU-Sanktionen"], "es": ["sanciones"], "it": []})
+    assert query == '(sanctions) OR de:(Sanktionen OR "EU-Sanktionen") OR es:(sanciones)'
+    assert expanded_query("sanctions", {}) == "sanctions"
+    index.add(Rule(name="watch", query=query))
+    assert names(index.match(article("Neue Sanktionen gegen Reedereien.", language="de"))) == ["watch"]
+    assert names(index.match(article("Nuevas sanciones a navieras.", language="es"))) == ["watch"]

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.analysis import Term, analyze, analyze_with_offsets, query_terms
+from processors.analysis import Term, analyze, analyze_with_offsets, query_terms, surface_forms
 
 SAMPLED = ("ar", "de", "en", "es", "fr", "hi", "it", "ja", "ru", "sv", "th", "tr", "zh", "und")
 
@@ -155,3 +155,9 @@ def test_any_text_analyses_with_ordered_offsets_in_bounds(text, language):
 @given(text=st.text(alphabet=st.characters(codec="utf-8"), max_size=40))
 def test_any_query_gives_non_empty_alternatives(text):
     assert all(alternatives for alternatives in query_terms(text, ("fr", "en", "de", "tr")))
+
+
+def test_a_term_is_shown_as_the_word_the_texts_write_most_for_it():
+    texts = ["Neue Sanktionen gegen Russland.", "Die Sanktionen wirken, sagt die Sanktion."]
+    assert surface_forms(texts, "de", ["sanktion", "russland", "absent"]) == {"sanktion": "Sanktionen",
+                                                                            "russland": "Russland"}
