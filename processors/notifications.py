@@ -31,6 +31,9 @@ import orjson
 from schemas.alerts import Alert, Channel, Notification
 
 TIMESTAMP_HEADER = "X-Newsstream-Timestamp"
+# Mail headers naming what a message is about, for receivers' filters (and the latency benchmark).
+ALERT_HEADER = "X-Newsstream-Alert"
+NOTIFICATION_HEADER = "X-Newsstream-Notification"
 SIGNATURE_HEADER = "X-Newsstream-Signature"
 JSON = {"Content-Type": "application/json"}
 # A digest's mail and chat message list this many alerts (newest first); the webhook gets them all.
@@ -72,8 +75,10 @@ def _mail_parts(alert: Alert, heading_tag: str) -> tuple[str, str]:
                           f"<p style=\"color:#666\">{html.escape(_origin(alert))}</p>"))
 
 
-def _mail(subject: str, sender: str, recipient: str, date: datetime, text: str, body: str) -> EmailMessage:
+def _mail(subject: str, sender: str, recipient: str, date: datetime, text: str, body: str,
+          about: tuple[str, str]) -> EmailMessage:
     message = EmailMessage()
+    message[about[0]] = about[1]  # an id: hex, no newline
     # Header values: the model's strings may hold anything, and a newline would start a header.
     message["Subject"] = " ".join(subject.split())[:200]
     message["From"], message["To"] = sender, recipient
@@ -90,7 +95,7 @@ def mail_message(alert: Alert, sender: str, recipient: str) -> EmailMessage:
     return _mail(f"[newsstream] {alert.rule}: {alert.title}", sender, recipient, alert.matched_at,
                  f"{text}\n\n{matched}\n",
                  body + f"<p style=\"color:#666\">Rule <b>{html.escape(alert.rule)}</b> · matched "
-                        f"{html.escape(', '.join(alert.matched_terms))}</p>")
+                        f"{html.escape(', '.join(alert.matched_terms))}</p>", (ALERT_HEADER, alert.id))
 
 
 def bundle_heading(notification: Notification, tz: str = "UTC") -> str:
@@ -113,7 +118,7 @@ def bundle_mail_message(notification: Notification, alerts: list[Alert], heading
     body = (f"<h2>{html.escape(notification.rule)}: {html.escape(heading)}</h2>" + "<hr>".join(part for _, part in parts)
             + (f"<p>{html.escape(tail)}</p>" if tail else ""))
     return _mail(f"[newsstream] {notification.rule}: {heading}", sender, recipient, notification.created_at,
-                 text + "\n", body)
+                 text + "\n", body, (NOTIFICATION_HEADER, notification.id))
 
 
 def slack_text(alert: Alert) -> str:

@@ -219,6 +219,8 @@ def bench_alerts(
     articles: Annotated[int, typer.Option(help="articles matched per rule count")] = 300,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     live: Annotated[bool, typer.Option("--live", help="measure produce-to-alert latency on the stack (JSON)")] = False,
+    mail: Annotated[bool, typer.Option("--mail", help="with --live: every rule mails a local SMTP server; "
+                                       "produce-to-mail latency too")] = False,
 ) -> None:
     """Per-article alert matching time for growing rule counts, beside the naive loop over all rules;
     with --live, produce-to-alert latency through the running stack instead."""
@@ -226,7 +228,7 @@ def bench_alerts(
     if live:
         from newsstream.measure.alert_latency import run_alert_latency
 
-        print(json.dumps(run_alert_latency(get_settings(), counts, articles=min(articles, 200))))
+        print(json.dumps(run_alert_latency(get_settings(), counts, articles=min(articles, 200), mail=mail)))
         return
     from newsstream.measure.bench_alerts import render_alert_bench, run_alert_bench
 

@@ -7,13 +7,10 @@ import asyncio
 import hashlib
 import hmac
 import json
-import socket
 import threading
 import time
 import uuid
 from datetime import datetime, timezone
-from email import message_from_bytes
-from email.message import EmailMessage
 from email.policy import default
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,6 +24,7 @@ from processors.config import MailConfig
 from processors.notifications import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from processors.delivery import Deliverer
 from processors.worker import ElasticsearchDeliveries
+from newsstream.measure.mailbox import Mailbox
 from schemas.alerts import Alert, Channel, Delivery, Digest, Notification, Rule
 from schemas.indices import INDICES
 
@@ -163,31 +161,6 @@ def test_a_refused_address_is_logged_as_failed_with_the_guards_reason(receiver: 
     assert failed.status == "failed" and failed.reason.startswith("refused: ")  # type: ignore[union-attr]
 
 
-class Mailbox:
-    """A real SMTP server (aiosmtpd) on a loopback port, keeping what it receives."""
-
-    def __init__(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        self.messages: list[EmailMessage] = []
-        mailbox = self
-
-        class Handler:
-            async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001, N802
-                mailbox.messages.append(message_from_bytes(envelope.content, policy=default))
-                return "250 OK"
-
-        # A free port picked first: the controller checks its server by connecting to the port given.
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def close(self) -> None:
-        self.controller.stop()
-
-
 @pytest.fixture
 def mailbox() -> Iterator[Mailbox]:
     server = Mailbox()
@@ -208,7 +181,7 @@ def test_a_mail_channel_sends_a_text_and_an_html_part_through_a_real_smtp_server
     assert mail(OutboundPolicy(allow=(f"127.0.0.1:{mailbox.port}",)), mailbox, deliveries)
     (message,) = mailbox.messages
     assert message["To"] == "desk@example.org" and message["From"] == "alerts@example.org"
-    assert message["Subject"] == "[newsstream] sanctions: EU sanctions"
+    assert message["Subject"] == "[newsstream] sanctions: EU sanctions" and message["X-Newsstream-Alert"] == "a1"
     text, page = (message.get_body(preferencelist=(kind,)).get_content() for kind in ("plain", "html"))
     assert "EU sanctions" in text and "https://news.example.org/eu-sanctions" in text and "<mark>" not in text
     assert "<mark>sanctions</mark>" in page and 'href="https://news.example.org/eu-sanctions"' in page
