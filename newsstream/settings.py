@@ -105,6 +105,7 @@ class Settings(BaseSettings):
     index_articles: str = "articles"
     index_alerts: str = "alerts"
     index_alert_deliveries: str = "alert-deliveries"
+    index_alert_notifications: str = "alert-notifications"
     index_entities: str = "entities"
     index_entity_corrections: str = "entity-corrections"
     index_story_signatures: str = "story-signatures"
@@ -131,7 +132,6 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     # Writes (ingest, rules) need this key in the X-API-Key header; without one they are refused.
-    index_alert_notifications: str = "alert-notifications"
     api_key: SecretStr | None = None
     # When set, reads need it (or the write key) too; otherwise reads are open.
     api_read_key: SecretStr | None = None
@@ -158,6 +158,8 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_from: str = "newsstream@localhost"
     smtp_timeout_s: float = 10.0
+    # How often each worker checks for due digests and for throttled rules' held alerts.
+    digest_tick_s: float = Field(default=30.0, gt=0)
 
     # Outbound requests (webhooks, mail, feeds): internal addresses are refused unless listed here,
     # comma-separated hosts, addresses or networks, optionally with a port ("10.1.2.3", "hooks.internal:8443").
@@ -190,8 +192,6 @@ class Settings(BaseSettings):
 
     # --- the sections handed down -------------------------------------------------------------
 
-    # How often each worker checks for due digests and for throttled rules' held alerts.
-    digest_tick_s: float = Field(default=30.0, gt=0)
     @property
     def stack(self) -> StackConfig:
         return StackConfig(**{name: getattr(self, name) for name in StackConfig.__dataclass_fields__})
