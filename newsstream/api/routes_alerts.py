@@ -12,10 +12,11 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from newsstream.api.alert_stream import follow_alerts
 from newsstream.api.auth import require_read_key, require_read_key_or_parameter, require_write_key
 from newsstream.api.context import Context
-from processors.alerts import InvalidRuleQuery
+from processors.alerts import InvalidRuleQuery, compile_query
 from processors.linking import with_entity_resolved
 from processors.rulebook import InvalidRule, delete_rule, list_rules, publish_rule, shown
 from newsstream.search import stored_deliveries
+from newsstream.suggest import Suggestions, suggest_words
 from schemas.alerts import Alert, Delivery, Rule
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -79,6 +80,24 @@ def alert_deliveries(
     """The delivery log: each alert sent to each of its rule's channels (sending, retrying, sent
     with its latency from the match, failed with the reason)."""
     return stored_deliveries(context.es, context.settings.index_alert_deliveries, rule, failed, size)
+
+
+@router.get("/suggestions", response_model=Suggestions, dependencies=[Depends(require_read_key)],
+            responses={400: {"description": "the query does not parse; the message says where"}})
+def word_suggestions(
+    context: Context,
+    q: Annotated[str, Query(min_length=1, max_length=1000, description="a rule's query")],
+    per_language: Annotated[int, Query(ge=1, le=20)] = 3,
+) -> Suggestions:
+    """Words for the query in the languages its stored stories have articles in that it does not
+    match (see the README's Alerts section); the author adds those they accept to the rule's query,
+    as `de:(…)`."""
+    try:
+        compile_query(q, context.settings.language_set)
+    except InvalidRuleQuery as error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"invalid query: {error}") from None
+    return suggest_words(context.es, context.settings.index_articles, q, context.settings.language_set,
+                         per_language=per_language)
 
 
 @router.get("/stream", response_class=EventSourceResponse, dependencies=[Depends(require_read_key_or_parameter)])

@@ -9,7 +9,6 @@ import hmac
 import json
 import threading
 import time
-import uuid
 from datetime import datetime, timezone
 from email.policy import default
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from clients.elasticsearch import ensure_index, make_async_client
+from clients.elasticsearch import make_async_client
 from clients.outbound import OutboundPolicy
 from processors.config import MailConfig
 from processors.notifications import SIGNATURE_HEADER, TIMESTAMP_HEADER
@@ -26,7 +25,6 @@ from processors.delivery import Deliverer
 from processors.worker import ElasticsearchDeliveries
 from newsstream.measure.mailbox import Mailbox
 from schemas.alerts import Alert, Channel, Delivery, Digest, Notification, Rule
-from schemas.indices import INDICES
 
 ALERT = Alert(id="a1", rule="sanctions", article_id="x", title="EU sanctions", language="en",
               matched_terms=["sanction"], snippet="EU <mark>sanctions</mark>")
@@ -199,19 +197,10 @@ def test_a_mail_server_at_an_internal_address_is_refused_and_none_configured_say
 
 # Throttling and digests: the worker's delivery log on the real Elasticsearch, the time set here.
 
-SPECS = {spec.role: spec for spec in INDICES}
-
 
 @pytest.fixture
-def delivery_indices(stack, es_client):  # noqa: ANN001
-    prefix = f"test-{uuid.uuid4().hex[:8]}-"
-    names = {role: prefix + role.replace("_", "-") for role in ("alerts", "alert_deliveries", "alert_notifications")}
-    for role, name in names.items():
-        ensure_index(es_client, name, SPECS[role])
-    yield names
-    for name in names.values():
-        es_client.options(ignore_status=404).indices.delete(index=name)
-        es_client.options(ignore_status=404).indices.delete_index_template(name=f"{name}-template")
+def delivery_indices(stack, scratch_indices):  # noqa: ANN001
+    return scratch_indices("alerts", "alert_deliveries", "alert_notifications")
 
 
 @dataclass

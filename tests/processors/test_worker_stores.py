@@ -4,12 +4,11 @@ lookup finds a decided signature and the article's own."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from clients.elasticsearch import ensure_index, make_async_client
+from clients.elasticsearch import make_async_client
 from processors.alerts import AlertPending
 from processors.config import StoryConfig
 from processors.index import bulk_actions
@@ -17,26 +16,17 @@ from processors.stories import signature
 from processors.worker import ElasticsearchAlerts, ElasticsearchStories
 from schemas import EnrichedArticle
 from schemas.alerts import Alert
-from schemas.indices import INDICES
 from schemas.stories import StoryMerge
 
 pytestmark = pytest.mark.integration
 
-SPECS = {spec.role: spec for spec in INDICES}
 BODY = ("Foreign ministers of the European Union agreed on Tuesday to impose sanctions on fourteen shipping "
         "companies accused of carrying Russian crude oil in a shadow fleet of ageing tankers.")
 
 
 @pytest.fixture
-def indices(stack, es_client):  # noqa: ANN001
-    prefix = f"test-{uuid.uuid4().hex[:8]}-"
-    names = {role: prefix + role.replace("_", "-") for role in ("articles", "alerts", "story_signatures")}
-    for role, name in names.items():
-        ensure_index(es_client, name, SPECS[role])
-    yield names
-    for name in names.values():
-        es_client.options(ignore_status=404).indices.delete(index=name)
-        es_client.options(ignore_status=404).indices.delete_index_template(name=f"{name}-template")
+def indices(stack, scratch_indices):  # noqa: ANN001
+    return scratch_indices("articles", "alerts", "story_signatures")
 
 
 def article(article_id: str, story_id: str) -> EnrichedArticle:
