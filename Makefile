@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test stack-up stack-down lock clean models
+.PHONY: setup run test test-cluster stack-up stack-down lock clean models
 
 setup: $(STAMP)
 
@@ -52,6 +52,11 @@ test: setup $(CHROMIUM) $(KCAT)
 	$(BIN)/newsstream stack up
 	status=0; $(BIN)/python -m pytest -ra $(PYTEST_ARGS) || status=$$?; \
 	  $(BIN)/newsstream stack down; exit $$status
+
+# The local replicated cluster's tests (pytest -m cluster, about 9 minutes; not part of make test):
+# they start the cluster profile beside whatever else runs, and stop it again.
+test-cluster: setup
+	$(BIN)/python -m pytest -ra -m cluster $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .stack
