@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -156,13 +157,20 @@ class BatchHandler:
 
     async def handle(self, records: Sequence[Record]) -> BatchOutcome:
         """Processes the batch; returns once its outcome is durable (see the module's docstring)."""
+        return await self.write(records, await self.enriched(records))
+
+    async def enriched(self, records: Sequence[Record]) -> list[EnrichedArticle | DeadLetter]:
+        """Each record's article from the NLP stages, or its dead letter, in order; writes nothing."""
+        payloads = [record.value for record in records if record.undecodable is None]
+        enriched = iter(await with_retries("enriching", lambda: self.enrich(payloads), self.retry) if payloads else [])
+        return [DeadLetter.from_bytes(b"", stage=UNDECODABLE_STAGE, error=record.undecodable)
+                if record.undecodable is not None else next(enriched) for record in records]
+
+    async def write(self, records: Sequence[Record], results: list[EnrichedArticle | DeadLetter]) -> BatchOutcome:
+        """The enriched batch decided, indexed, dead-lettered and alerted; returns once that is durable."""
         outcome = BatchOutcome()
         if not records:
             return outcome
-        payloads = [record.value for record in records if record.undecodable is None]
-        enriched = iter(await with_retries("enriching", lambda: self.enrich(payloads), self.retry) if payloads else [])
-        results = [DeadLetter.from_bytes(b"", stage=UNDECODABLE_STAGE, error=record.undecodable)
-                   if record.undecodable is not None else next(enriched) for record in records]
         results = await self.corrected(results)
         results, signatures, merges = await self.assign_stories(results, records)
         articles = [result for result in results if isinstance(result, EnrichedArticle)]
@@ -249,3 +257,63 @@ class BatchHandler:
         if new:
             await with_retries("marking alerts published", lambda: self.alerts.published(new), self.retry)
         return new
+
+
+Acknowledge = Callable[[], Awaitable[None]]
+# What becomes of a batch the handler raised on unexpectedly: each record a dead letter with the error.
+DeadLetterBatch = Callable[[Sequence[Record], str], Awaitable[None]]
+
+
+@dataclass
+class OverlappedBatches:
+    """Batches through the handler with the next one's NLP stages overlapping the last one's
+    writes: otherwise the NLP pool idles while the story lookup, indexing and alerts wait on
+    Elasticsearch. Batches are written one at a time in the order submitted (the story stage
+    decides each against the signatures the one before recorded), and each is acknowledged after
+    it is written and after the one before it; at most two batches are in flight."""
+
+    handler: Callable[[], Awaitable[BatchHandler]]
+    dead_letter_batch: DeadLetterBatch
+    _last: asyncio.Task[None] | None = field(default=None, init=False)
+
+    async def submit(self, records: Sequence[Record], acknowledge: Acknowledge) -> None:
+        """Starts the batch, and returns once the batch before it is written and acknowledged."""
+        previous = self._last
+        self._last = asyncio.create_task(self._through(records, previous, acknowledge))
+        if previous is not None:
+            await previous
+
+    async def stop(self) -> None:
+        """Cancels what is in flight: unacknowledged, it is consumed again."""
+        if self._last is not None:
+            self._last.cancel()
+            await asyncio.gather(self._last, return_exceptions=True)
+            self._last = None
+
+    async def _through(self, records: Sequence[Record], previous: asyncio.Task[None] | None,
+                       acknowledge: Acknowledge) -> None:
+        # Nothing but cancellation leaves here: the next batch waits on this task.
+        failure: str | None = None
+        try:
+            handler = await self.handler()
+            results = await handler.enriched(records)
+        except Exception:  # noqa: BLE001 - the batch's dead letters, after the batch before it
+            failure = self._failed(records)
+        if previous is not None:
+            await previous
+        if failure is None:
+            try:
+                await handler.write(records, results)
+            except Exception:  # noqa: BLE001 - an escaping exception would stop the agent silently
+                failure = self._failed(records)
+        try:
+            if failure is not None:
+                await self.dead_letter_batch(records, failure)
+            await acknowledge()
+        except Exception:  # noqa: BLE001 - unacknowledged, the batch is consumed again after a restart
+            log.exception("batch of %d not acknowledged", len(records))
+
+    @staticmethod
+    def _failed(records: Sequence[Record]) -> str:
+        log.exception("batch of %d failed unexpectedly; its records are dead-lettered", len(records))
+        return traceback.format_exc(limit=3)

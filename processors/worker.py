@@ -1,5 +1,6 @@
-"""The Faust app: thin wiring that batches `articles.raw`, hands each batch to the `BatchHandler`
-(processors/batch.py) with the real sinks, and acknowledges it when the handler returns.
+"""The Faust app: thin wiring that batches `articles.raw`, hands the batches to the `BatchHandler`
+(processors/batch.py) with the real sinks, the next one enriched while the last one is written
+(`OverlappedBatches`), and acknowledges each once it is written.
 
 Nothing may escape the batch loop: an exception inside `take_events()` stops a Faust agent
 silently, so every failure becomes a dead letter or a retry.
@@ -7,15 +8,15 @@ silently, so every failure becomes a dead letter or a retry.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import multiprocessing
 import os
 import socket
 import time
-import traceback
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -31,7 +32,7 @@ from clients.kafka import faust_producer_options
 from clients.redact import install_log_redaction
 from newsstream.settings import Settings
 from processors.alerts import PENDING_LEASE, AlertPending, Pending, folded, pending_fields, pending_of, publication
-from processors.batch import BatchHandler, Record, with_retries
+from processors.batch import BatchHandler, OverlappedBatches, Record, with_retries
 from processors.config import StoryConfig
 from processors.index import bulk_actions, entity_name_actions, entity_names
 from processors.linking import MAX_CORRECTIONS, Corrections
@@ -395,6 +396,11 @@ def record_of(event: faust.types.EventT) -> Record:
                   undecodable=undecodable.undecodable_reason(message.headers))
 
 
+async def acknowledge(stream: faust.StreamT, events: Sequence[faust.types.EventT]) -> None:
+    for event in events:
+        await stream.ack(event)
+
+
 def create_app(settings: Settings) -> faust.App:
     undecodable.install()
     install_log_redaction()  # connection errors quote client URLs, with their credentials
@@ -414,26 +420,30 @@ def create_app(settings: Settings) -> faust.App:
     alerts_topic = app.topic(settings.topic_alerts, value_serializer="raw", key_serializer="raw")
     resources = WorkerResources(settings, deadletter_topic, alerts_topic)
 
+    async def dead_letter_batch(records: Sequence[Record], error: str) -> None:
+        for record in records:
+            letter = DeadLetter.from_bytes(record.value, stage="worker", error=error, **record.where)
+            await with_retries("sending a dead letter", lambda letter=letter, record=record: DeadLetterTopic(
+                deadletter_topic).send(record.key, letter.model_dump_json().encode()))
+
+    batches = OverlappedBatches(resources.open, dead_letter_batch)
+
     @app.on_before_shutdown.connect
     async def _close(app: faust.App, **_: Any) -> None:  # noqa: ARG001
+        await batches.stop()
         await resources.close()
 
     @app.agent(raw_topic)
     async def enrich_articles(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
-            records = [record_of(event) for event in events]
-            try:
-                handler = await resources.open()
-                await handler.handle(records)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - an escaping exception would stop the agent silently
-                log.exception("batch of %d failed unexpectedly; its records are dead-lettered", len(records))
-                error = traceback.format_exc(limit=3)
-                for record in records:
-                    letter = DeadLetter.from_bytes(record.value, stage="worker", error=error, **record.where)
-                    await with_retries("sending a dead letter", lambda letter=letter: DeadLetterTopic(
-                        deadletter_topic).send(record.key, letter.model_dump_json().encode()))
+        try:
+            async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
+                # take_events acks a batch as soon as the next is taken; the extra reference holds
+                # each offset uncommitted until its batch is written.
+                for event in events:
+                    event.message.incref()
+                await batches.submit([record_of(event) for event in events], functools.partial(acknowledge, stream, events))
+        finally:
+            await batches.stop()
 
     return app
 
