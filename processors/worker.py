@@ -270,11 +270,12 @@ class ElasticsearchStories:
         self.es, self.name, self.articles_index, self.config = es, index, articles_index, config
 
     async def candidates(self, signatures: list[StorySignature]) -> list[list[StorySignature]]:
-        own = await self.es.mget(index=self.name, ids=[signature.id for signature in signatures])
         searches: list[dict[str, Any]] = []
         for signature in signatures:
             searches += [{"index": self.name}, lookup_query(signature, self.config)]
-        response = await self.es.msearch(searches=searches)
+        # Side by side: the replay check does not wait for the search, nor the search for it.
+        own, response = await asyncio.gather(self.es.mget(index=self.name, ids=[s.id for s in signatures]),
+                                             self.es.msearch(searches=searches))
         found = []
         for stored, result in zip(own["docs"], response["responses"], strict=True):
             if "error" in result:
