@@ -161,3 +161,17 @@ def test_docker_compose_runs_the_versions_and_limits_the_stack_does() -> None:
     assert services["elasticsearch"]["ports"] == ["${NEWSSTREAM_ELASTICSEARCH_PORT:-9200}:9200"]
     for service in services.values():
         assert service["healthcheck"]["test"]
+
+
+def test_every_container_runs_a_command_of_the_image() -> None:
+    import typer.main
+
+    from newsstream.cli import app
+
+    assert 'ENTRYPOINT ["newsstream"]' in (PROJECT_ROOT / "Dockerfile").read_text()
+    for deployment, container in containers():
+        command = typer.main.get_command(app)
+        for word in container["args"]:
+            assert word in getattr(command, "commands", {}), (deployment, container["args"])
+            command = command.commands[word]
+        assert not hasattr(command, "commands"), (deployment, "names a command group, not a command")
