@@ -65,7 +65,7 @@ def test_a_kafka_topic_for_every_declared_topic_with_the_cluster_profile() -> No
 
 def test_the_kafka_cluster_is_kraft_with_the_local_clusters_broker_settings() -> None:
     cluster, pool = one("Kafka"), one("KafkaNodePool")
-    assert cluster["metadata"]["annotations"] == {"strimzi.io/kraft": "enabled", "strimzi.io/node-pools": "enabled"}
+    assert "zookeeper" not in cluster["spec"]  # KRaft: the node pool's controllers hold the metadata
     assert pool["metadata"]["labels"]["strimzi.io/cluster"] == cluster["metadata"]["name"]
     assert set(pool["spec"]["roles"]) == {"controller", "broker"}
     assert pool["spec"]["replicas"] >= CLUSTER_PROFILE["topic_replication_factor"]
