@@ -106,7 +106,8 @@ def test_cluster_nodes_find_each_other_and_nothing_else(cluster: Settings, singl
     assert "discovery.seed_hosts" not in alone
 
 
-def test_the_cluster_collides_with_the_single_stack_in_no_port_or_directory(cluster: Settings, single: Settings) -> None:
+def test_the_cluster_collides_with_the_single_stack_in_no_port_or_directory(cluster: Settings,
+                                                                            single: Settings) -> None:
     def taken(settings: Settings) -> tuple[set[int], set[Path]]:
         brokers, nodes = kafka.brokers(settings.stack), elasticsearch.nodes(settings.stack)
         ports = {port for b in brokers for port in (b.port, b.controller_port)}

@@ -108,15 +108,16 @@ def test_up_again_leaves_the_running_services_alone(stack: Settings) -> None:
     assert {path.name: path.read_text() for path in pid_files} == before
 
 
-def processes_mentioning(directory: Path) -> list[str]:
-    """Command lines of live processes that name `directory` (the services' jars, config and data are there)."""
+def processes_mentioning(directory: Path, excluding: Path | None = None) -> list[str]:
+    """Command lines of live processes that name `directory` (the services' jars, config and data are
+    there), but not `excluding` (the cluster profile's nodes, which share the single stack's jars)."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
             command = (entry / "cmdline").read_bytes() if entry.name.isdigit() else b""
         except OSError:
             continue  # exited meanwhile
-        if str(directory).encode() in command:
+        if str(directory).encode() in command and not (excluding and str(excluding).encode() in command):
             found.append(command.replace(b"\0", b" ").decode(errors="replace")[:200])
     return found
 
@@ -127,7 +128,8 @@ def test_down_leaves_nothing_running_and_up_restarts(stack: Settings) -> None:
         assert [service.up for service in local_stack.status(stack.stack)] == [False, False]
         assert not port_open("localhost", stack.kafka_port)
         assert not port_open("localhost", stack.elasticsearch_port)
-        assert processes_mentioning(stack.state_dir) == []
+        cluster_dir = Settings(stack_profile="cluster").stack.profile_dir
+        assert processes_mentioning(stack.state_dir, excluding=cluster_dir) == []
         assert list((stack.state_dir / "run").glob("*.pid")) == []
     finally:
         statuses = local_stack.up(stack.stack)
