@@ -45,7 +45,8 @@ def up(config: StackConfig) -> list[ServiceStatus]:
 
 
 def down(config: StackConfig) -> None:
-    """Stop every node of both services (SIGTERM, then SIGKILL after config.stack_stop_timeout_s), leaving no process behind."""
+    """Stop every node of both services (SIGTERM, then SIGKILL after config.stack_stop_timeout_s),
+    leaving no process behind."""
     with _exclusive(config):
         elasticsearch.stop(config)
         kafka.stop(config)
