@@ -159,8 +159,39 @@ def test_docker_compose_runs_the_versions_and_limits_the_stack_does() -> None:
     assert services["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
     assert services["kafka"]["ports"] == ["${NEWSSTREAM_KAFKA_PORT:-9092}:9092"]
     assert services["elasticsearch"]["ports"] == ["${NEWSSTREAM_ELASTICSEARCH_PORT:-9200}:9200"]
-    for service in services.values():
-        assert service["healthcheck"]["test"]
+    # What `depends_on: service_healthy` and `stack up` rely on.
+    assert all(service["healthcheck"]["test"] for service in services.values() if "image" in service
+               and not service["image"].startswith("newsstream:"))
+
+
+def test_the_compose_cluster_profile_matches_the_local_cluster_and_the_manifests() -> None:
+    services = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())["services"]
+    cluster = {name: service for name, service in services.items() if "cluster" in service.get("profiles", [])}
+    local = Settings(stack_profile="cluster")
+    brokers = [cluster[f"kafka-{n}"] for n in range(1, local.kafka_brokers + 1)]
+    assert [broker["ports"] for broker in brokers] == [
+        [f"{local.kafka_port + n}:{local.kafka_port + n}"] for n in range(local.kafka_brokers)]
+    assert [int(broker["environment"]["KAFKA_NODE_ID"]) for broker in brokers] == [1, 2, 3]
+    assert len({broker["environment"]["CLUSTER_ID"] for broker in brokers}) == 1
+    rendered = dict(line.split("=", 1) for line in kafka.render_config(local.stack, kafka.brokers(local.stack)[0])
+                    .splitlines() if line and not line.startswith("#"))
+    for key in ("default.replication.factor", "min.insync.replicas", "offsets.topic.replication.factor",
+                "transaction.state.log.min.isr", "message.max.bytes", "auto.create.topics.enable"):
+        variable = "KAFKA_" + key.upper().replace(".", "_")
+        assert {str(broker["environment"][variable]) for broker in brokers} == {rendered[key]}, key
+    nodes = [cluster[f"es-{n}"] for n in range(1, local.elasticsearch_nodes + 1)]
+    assert [node["ports"] for node in nodes] == [[f"{local.elasticsearch_port + n}:9200"]
+                                                 for n in range(local.elasticsearch_nodes)]
+    assert {service["image"].split(":")[-1] for service in brokers} == {local.kafka_version}
+    assert {service["image"].split(":")[-1] for service in nodes} == {local.elasticsearch_version}
+    configmap = settings_data()
+    for name in ("setup", "worker", "api"):
+        environment = cluster[name]["environment"]
+        assert set(environment) <= SETTING_NAMES, name
+        for shared in ("NEWSSTREAM_TOPIC_PARTITIONS", "NEWSSTREAM_TOPIC_REPLICATION_FACTOR",
+                       "NEWSSTREAM_TOPIC_MIN_INSYNC_REPLICAS", "NEWSSTREAM_INDEX_REPLICAS", "NEWSSTREAM_API_PORT"):
+            assert environment[shared] == configmap[shared], (name, shared)
+    assert [cluster[name]["command"] for name in ("setup", "worker", "api")] == [["setup"], ["worker"], ["api"]]
 
 
 def test_every_container_runs_a_command_of_the_image() -> None:
