@@ -144,42 +144,56 @@ class ElasticsearchAlerts:
         if failed:
             raise RuntimeError(f"{len(failed)} alert(s) not stored: {failed[0]}")
         seen_before = {detail["_id"] for detail in details}
-        to_publish = []
-        for alert in alerts:
-            if alert.id not in seen_before:
-                to_publish.append(alert)
-            elif (unpublished := await self._fold(alert)) is not None:
-                to_publish.append(unpublished)
-        return to_publish
+        to_publish = [alert for alert in alerts if alert.id not in seen_before]
+        return to_publish + await self._fold([alert for alert in alerts if alert.id in seen_before])
 
-    async def _fold(self, later: Alert) -> Alert | None:
-        """Adds `later`'s articles to the stored alert: read, add, write back only if nobody wrote in
-        between (no scripts on a minimal cluster). Returns the stored alert when it is pending and
-        this worker is to publish it (claimed, if another worker left it)."""
+    async def _fold(self, later: list[Alert]) -> list[Alert]:
+        """Adds each of `later`'s articles to its stored alert: read them all, add, write back those
+        nobody wrote in between (one conditional bulk; no scripts on a minimal cluster), and again
+        for the others. Returns the stored alerts that are pending and that this worker is to
+        publish (claimed, if another worker left them)."""
+        remaining = {alert.id: alert for alert in later}
+        to_publish: list[Alert] = []
         for _ in range(self.FOLD_ATTEMPTS):
-            stored = await self.es.get(index=self.name, id=later.id)
-            source = stored["_source"]
-            pending = pending_of(source)
-            decision = publication(pending, self.owner, self.clock(), self.lease)
-            if decision == "wait":
-                raise AlertPending(f"alert {later.id} is being published by {pending.owner} (stored "  # type: ignore[union-attr]
-                                   f"{pending.since.isoformat()}); waiting for it, at most {self.lease}")  # type: ignore[union-attr]
-            current = Alert.model_validate(source)
-            added = folded(current, later)
-            if decision == "claim":
-                pending = Pending(self.owner, self.clock())
-            elif added is None:
-                return current if decision == "mine" else None
-            alert = added or current
-            try:
-                await self.es.index(index=self.name, id=later.id,
-                                    document={**alert.model_dump(mode="json"), **pending_fields(pending)},
-                                    if_seq_no=stored["_seq_no"], if_primary_term=stored["_primary_term"],
-                                    refresh=True)
-            except ConflictError:
+            if not remaining:
+                return to_publish
+            stored = await self.es.mget(index=self.name, ids=list(remaining))
+            written: dict[str, tuple[Alert, str]] = {}
+            actions = []
+            for doc in stored["docs"]:
+                pending = pending_of(doc["_source"])
+                decision = publication(pending, self.owner, self.clock(), self.lease)
+                if decision == "wait":
+                    raise AlertPending(f"alert {doc['_id']} is being published by {pending.owner} (stored "  # type: ignore[union-attr]
+                                       f"{pending.since.isoformat()}); waiting for it, at most {self.lease}")  # type: ignore[union-attr]
+                current = Alert.model_validate(doc["_source"])
+                added = folded(current, remaining[doc["_id"]])
+                if decision == "claim":
+                    pending = Pending(self.owner, self.clock())
+                elif added is None:  # nothing new (a replay): nothing to write
+                    del remaining[doc["_id"]]
+                    to_publish += [current] if decision == "mine" else []
+                    continue
+                alert = added or current
+                written[doc["_id"]] = (alert, decision)
+                actions.append({"_op_type": "index", "_index": self.name, "_id": doc["_id"],
+                                "_source": {**alert.model_dump(mode="json"), **pending_fields(pending)},
+                                "if_seq_no": doc["_seq_no"], "if_primary_term": doc["_primary_term"]})
+            if not actions:
                 continue
-            return alert if decision in ("mine", "claim") else None
-        raise RuntimeError(f"alert {later.id} changed {self.FOLD_ATTEMPTS} times while adding an article to it")
+            _, errors = await async_bulk(self.es, actions, raise_on_error=False, raise_on_exception=True, refresh=True)
+            details = [next(iter(error.values())) for error in errors]  # type: ignore[union-attr]
+            if failed := [detail for detail in details if detail.get("status") != 409]:
+                raise RuntimeError(f"{len(failed)} alert(s) not updated: {failed[0]}")
+            changed_meanwhile = {detail["_id"] for detail in details}  # read again
+            for alert_id, (alert, decision) in written.items():
+                if alert_id not in changed_meanwhile:
+                    del remaining[alert_id]
+                    to_publish += [alert] if decision in ("mine", "claim") else []
+        if remaining:
+            raise RuntimeError(f"{len(remaining)} alert(s) changed {self.FOLD_ATTEMPTS} times while adding articles "
+                               f"to them, e.g. {next(iter(remaining))}")
+        return to_publish
 
     async def published(self, alerts: list[Alert]) -> None:
         actions = ({"_op_type": "update", "_index": self.name, "_id": a.id,
