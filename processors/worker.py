@@ -392,7 +392,8 @@ class WorkerResources:
 
     async def _send_digests(self) -> None:
         await self.rules.ready.wait()
-        await self.deliverer.run(self.rules.index.get, self.settings.digest_tick_s)
+        # Looked up at each tick: the rule book swaps in a new index when it reloads.
+        await self.deliverer.run(lambda name: self.rules.index.get(name), self.settings.digest_tick_s)
 
     async def close(self) -> None:
         if self._opened:
