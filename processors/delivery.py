@@ -235,6 +235,13 @@ class Deliverer:
         alerts = sorted(await self.deliveries.alerts(notification.alert_ids), key=lambda a: a.matched_at, reverse=True)
         heading = bundle_heading(notification, tz)
         shown = f"{channel.kind} {notification.target}"
+        if not alerts:  # their alerts were deleted meanwhile: nothing to say
+            reason = "the alerts are no longer stored"
+            await self._best_effort(self.deliveries.update_notification(notification.model_copy(update={
+                "status": "failed", "reason": reason})), shown)
+            for delivery in taken:
+                await self._record(delivery, status="failed", reason=reason, notification=notification.id)
+            return False
 
         async def progress(status: str, attempts: int, reason: str | None) -> None:
             if status in ("sent", "failed"):  # retries show in the log once they end
