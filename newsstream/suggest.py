@@ -14,6 +14,7 @@ from typing import Any, Iterable
 from pydantic import BaseModel
 
 from newsstream.search import build_search_body
+from processors.alerts import language_clause
 from processors.analysis import analyze, surface_forms
 
 
@@ -29,6 +30,8 @@ class Suggestion(BaseModel):
 
 class Suggestions(BaseModel):
     by_language: dict[str, list[Suggestion]]  # best first
+    # Per language, its words as a clause of the rule syntax, to add to the query with OR.
+    clauses: dict[str, str] = {}
     # Languages in which the query matches articles of its stories already: nothing to add there.
     covered: list[str]
     stories: int  # stories the query matches
@@ -95,4 +98,5 @@ def suggest_words(es: Any, index: str, query: str, languages: Iterable[str], *, 
                            stories=len(stories_with.get(bucket["key"], ())), articles=bucket["doc_count"], of_articles=total,
                            score=round(bucket["score"], 3))
                 for bucket in chosen]
-    return Suggestions(by_language=by_language, covered=covered, stories=len(story_ids))
+    clauses = {language: language_clause(language, [s.word for s in found]) for language, found in by_language.items()}
+    return Suggestions(by_language=by_language, clauses=clauses, covered=covered, stories=len(story_ids))

@@ -194,9 +194,13 @@ def expanded_query(query: str, accepted: dict[str, list[str]]) -> str:
     """The query with words accepted for other languages added as alternatives, in the rule syntax
     (`(sanctions) OR de:(Sanktionen OR Strafmaßnahmen)`), so the expansion is part of the rule
     and visible wherever the rule is shown."""
-    added = [f"{language}:({' OR '.join(_quoted(word) for word in words)})"
-             for language, words in accepted.items() if words]
+    added = [language_clause(language, words) for language, words in accepted.items() if words]
     return " OR ".join([f"({query})", *added]) if added else query
+
+
+def language_clause(language: str, words: Iterable[str]) -> str:
+    """Words as alternatives analysed as `language` only: `de:(Sanktionen OR "EU-Sanktionen")`."""
+    return f"{language}:({' OR '.join(_quoted(word) for word in words)})"
 
 
 def _quoted(word: str) -> str:

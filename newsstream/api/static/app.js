@@ -370,6 +370,41 @@ async function addRule(event) {
   }
 }
 
+// Words the query's stored stories use in other languages: shown, and added to the query only
+// for the languages the author checks (the query field shows the result before it is saved).
+async function suggestWords() {
+  const queryField = $("#rule-form input[name=query]");
+  const query = queryField.value.trim();
+  const panel = $("#suggestions");
+  if (!query) {
+    showRuleOutcome("refused", "write a query first");
+    return;
+  }
+  try {
+    const found = await api(`/alerts/suggestions?q=${encodeURIComponent(query)}`);
+    const languages = Object.entries(found.by_language);
+    if (!languages.length) {
+      panel.replaceChildren(element("p", { text: "no suggestions: no stored story the query matches has articles "
+        + "in other languages it misses" }));
+      return;
+    }
+    const items = languages.map(([language, suggestions]) => {
+      const box = element("input", { attributes: { type: "checkbox", value: language } });
+      const words = suggestions.map((s) => `${s.word} (${s.stories} of ${found.stories} stories)`).join(", ");
+      return element("li", {}, [element("label", {}, [box, ` ${language}: ${words}`])]);
+    });
+    const add = element("button", { text: "Add the checked languages to the query", attributes: { type: "button" } });
+    add.addEventListener("click", () => {
+      const clauses = [...panel.querySelectorAll("input:checked")].map((box) => found.clauses[box.value]);
+      if (clauses.length) queryField.value = [`(${query})`, ...clauses].join(" OR ");
+      panel.replaceChildren();
+    });
+    panel.replaceChildren(element("ul", {}, items), add);
+  } catch (error) {
+    showRuleOutcome("refused", error.message);
+  }
+}
+
 async function removeRule(name) {
   try {
     await api(`/alerts/rules/${encodeURIComponent(name)}`, { method: "DELETE" });
@@ -396,6 +431,7 @@ document.addEventListener("DOMContentLoaded", () => {
   keyField.addEventListener("input", () => sessionStorage.setItem(KEY_STORAGE, keyField.value));
   keyField.addEventListener("change", () => { followAlerts(); search(); loadRules(); });
   $("#rule-form").addEventListener("submit", addRule);
+  $("#suggest").addEventListener("click", suggestWords);
 
   search();
   followAlerts();

@@ -133,4 +133,4 @@ def test_an_unreachable_kafka_is_an_unavailable_event_saying_so(service):  # noq
 def test_suggestions_check_the_query_and_answer_per_language(client):  # noqa: ANN001
     assert client.get("/alerts/suggestions", params={"q": "(sanctions AND"}).status_code == 400
     answered = client.get("/alerts/suggestions", params={"q": "zzzunmatched"})
-    assert answered.status_code == 200 and answered.json() == {"by_language": {}, "covered": [], "stories": 0}
+    assert answered.status_code == 200 and answered.json() == {"by_language": {}, "clauses": {}, "covered": [], "stories": 0}

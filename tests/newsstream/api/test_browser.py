@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 
 import httpx
+import orjson
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -116,6 +117,33 @@ def test_search_filter_by_a_person_add_a_rule_and_see_its_alert_arrive(page: Pag
     SCREENSHOT.parent.mkdir(exist_ok=True)
     shot = page.screenshot(path=str(SCREENSHOT) if UPDATE_SCREENSHOT else None)
     assert shot[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_suggested_words_join_the_query_only_for_the_languages_checked(page: Page, site: str, service, es_client):  # noqa: ANN001
+    # One story told in five languages (the shipped samples): the English word finds it, the page
+    # proposes what the other languages' articles say, and adds only what the author checks.
+    quake = [row for path in ("stories-gold.jsonl", "stories-es-it.jsonl")
+             for row in map(orjson.loads, (PROJECT_ROOT / "samples" / path).read_bytes().splitlines())
+             if row["story"] == "quake-crete"]
+    before = service.indexed_count(es_client)
+    posted = httpx.post(f"{site}/articles", headers={"X-API-Key": WRITE_KEY}, timeout=60, json=[
+        {key: row[key] for key in ("id", "title", "body", "source", "published_at")} for row in quake])
+    assert posted.status_code == 202, posted.text
+    assert service.wait_for_count(es_client, before + len(quake)) >= before + len(quake)
+    page.fill("#api-key", WRITE_KEY)
+    page.fill("#rule-form input[name=query]", "earthquake")
+    page.click("#suggest")
+    # Which languages join the English articles' story depends on the worker's batches; the words
+    # themselves are checked in tests/newsstream/test_suggest.py.
+    first = page.locator("#suggestions input[type=checkbox]").first
+    expect(first).to_be_visible()
+    language = first.get_attribute("value")
+    shown = page.locator("#suggestions li").first.inner_text()
+    first.check()
+    page.click("#suggestions button")
+    query = page.input_value("#rule-form input[name=query]")
+    assert query.startswith(f"(earthquake) OR {language}:(") and query.count(":(") == 1
+    assert shown.split(": ", 1)[1].split(" (")[0] in query  # the first word shown is in the clause
 
 
 def test_a_rule_the_server_refuses_shows_why(page: Page):
