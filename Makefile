@@ -53,7 +53,7 @@ test: setup $(CHROMIUM) $(KCAT)
 	status=0; $(BIN)/python -m pytest -ra $(PYTEST_ARGS) || status=$$?; \
 	  $(BIN)/newsstream stack down; exit $$status
 
-# The local replicated cluster's tests (pytest -m cluster, about 9 minutes; not part of make test):
+# The local replicated cluster's tests (pytest -m cluster, about 8 minutes; not part of make test):
 # they start the cluster profile beside whatever else runs, and stop it again.
 test-cluster: setup
 	$(BIN)/python -m pytest -ra -m cluster $(PYTEST_ARGS)
