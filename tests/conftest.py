@@ -15,8 +15,8 @@ from schemas.indices import INDICES
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The cluster tests start five JVMs beside the single-node stack: they run only when asked for
-    (`-m cluster`), never as part of a plain `pytest` or `make test`."""
+    """The cluster tests start five JVMs: they run only when asked for (`-m cluster`), never as part
+    of a plain `pytest`; `make test` asks for them in a second run, once the single-node stack is down."""
     if "cluster" in (config.option.markexpr or ""):
         return
     cluster = [item for item in items if item.get_closest_marker("cluster")]
