@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 VERSION = "0.1.0"
-# Per-language package versions where a language was retrained after 0.1.0 (German 0.2.0: static vectors).
-VERSIONS = {"de": "0.2.0"}
+# Per-language package versions where a language was retrained after 0.1.0 (German 0.2.0: static vectors;
+# 0.3.0: the floret table halved to 25,000 buckets, wheel 34 -> 25 MB).
+VERSIONS = {"de": "0.3.0"}
 NAME = "newsstream_ner"
 LABELS = ("PER", "LOC", "ORG", "MISC")
 REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
@@ -200,13 +201,59 @@ def to_docbin(sentences: Iterable[Sentence], lang: str, path: Path) -> int:
     return count
 
 
+def mention_replace(sentences: Sequence[Sentence], copies: int = 1, seed: int = 0,
+                    labels: Sequence[str] = ("PER", "LOC", "ORG")) -> list[Sentence]:
+    """Mention-replacement augmentation: `copies` new versions of every sentence that has an entity of
+    `labels`, each such entity swapped for a random mention of the same label taken from `sentences` (the
+    training sentences only, so no dev or held-out name gets in); context and other entities (MISC: mostly
+    inflected adjectives, "deutschen") stay as they are."""
+    import random
+
+    def spans(sentence: Sentence) -> list[tuple[int, int, str]]:
+        found: list[tuple[int, int, str]] = []
+        for i, tag in enumerate(sentence.tags):
+            if tag.startswith("B-"):
+                found.append((i, i + 1, tag[2:]))
+            elif tag.startswith("I-") and found and found[-1][1] == i:
+                found[-1] = (found[-1][0], i + 1, found[-1][2])
+        return found
+
+    mentions: dict[str, list[tuple[str, ...]]] = {}
+    for sentence in sentences:
+        for start, end, label in spans(sentence):
+            if label in labels:
+                mentions.setdefault(label, []).append(sentence.tokens[start:end])
+    rng = random.Random(seed)
+    out: list[Sentence] = []
+    for _ in range(copies):
+        for sentence in sentences:
+            found = [span for span in spans(sentence) if span[2] in labels]
+            if not found:
+                continue
+            tokens: list[str] = []
+            tags: list[str] = []
+            position = 0
+            for start, end, label in found:
+                tokens += sentence.tokens[position:start]
+                tags += sentence.tags[position:start]
+                mention = rng.choice(mentions[label])
+                tokens += mention
+                tags += [f"B-{label}"] + [f"I-{label}"] * (len(mention) - 1)
+                position = end
+            tokens += sentence.tokens[position:]
+            tags += sentence.tags[position:]
+            out.append(Sentence(tuple(tokens), tuple(tags)))
+    return out
+
+
 def _alternate(sentences: Sequence[Sentence]) -> tuple[list[Sentence], list[Sentence]]:
     """(even, odd) sentences: halves of one file that cover its whole range of documents and dates."""
     return list(sentences[0::2]), list(sentences[1::2])
 
 
 def prepare(lang: str, data_dir: Path, germeval_test: Path | None = None, europarl: bool = False,
-            europeana: bool = False, germeval_repeat: int = 1, out_dir: Path | None = None) -> dict[str, int]:
+            europeana: bool = False, germeval_repeat: int = 1, out_dir: Path | None = None,
+            augment: int = 0) -> dict[str, int]:
     """Writes `train.spacy` / `dev.spacy` (and German `heldout.tsv`) in `data_dir`; sentence counts.
 
     de: train = GermEval test minus held-out fifth (4,080) + odd GermEval dev sentences (1,100);
@@ -215,7 +262,8 @@ def prepare(lang: str, data_dir: Path, germeval_test: Path | None = None, europa
         dropout 0.1). `europeana` adds Europeana Newspapers German gold (`enp_DE.{lft,onb,sbb}.bio`,
         4,914 cut sentences; PER/LOC/ORG only), `germeval_repeat` upsamples the GermEval part:
         off, because Europeana + GermEval x2 lowered the dev F (0.570 vs 0.582, config B, dropout
-        0.2). `out_dir` (default `data_dir`) is where train.spacy / dev.spacy are written.
+        0.2). `augment` adds that many mention-replaced copies of the GermEval train sentences
+        (`mention_replace`). `out_dir` (default `data_dir`) is where train.spacy / dev.spacy are written.
     es, nl, ...: train = `<x>.train`, dev = `<x>.testa` (CoNLL-2002); `testb` is never read here.
     it, pt, ...: WikiANN `train` / `dev` (silver), if no gold train set is given.
     """
@@ -226,10 +274,11 @@ def prepare(lang: str, data_dir: Path, germeval_test: Path | None = None, europa
         dev, dev_train = _alternate(read_germeval(data_dir / "NER-de-dev.tsv"))
         extra = read_conll(data_dir / "europarl-train.tsv") if europarl else []
         enp = [s for name in ("lft", "onb", "sbb") for s in read_europeana(data_dir / f"enp_DE.{name}.bio")] if europeana else []
+        augmented = mention_replace(pool + dev_train, augment) if augment else []
         counts |= {"germeval_test_pool": len(pool), "germeval_dev_train": len(dev_train), "europarl": len(extra),
-                   "europeana": len(enp), "germeval_repeat": germeval_repeat}
+                   "europeana": len(enp), "germeval_repeat": germeval_repeat, "augmented": len(augmented)}
         counts["heldout"] = len(heldout)
-        train_sents, dev_sents = (pool + dev_train) * germeval_repeat + extra + enp, dev
+        train_sents, dev_sents = (pool + dev_train) * germeval_repeat + augmented + extra + enp, dev
     elif (data_dir / "train").exists() and not any(data_dir.glob("*.train")):
         train_sents, dev_sents = read_wikiann(data_dir / "train"), read_wikiann(data_dir / "dev")
     else:
@@ -242,7 +291,7 @@ def prepare(lang: str, data_dir: Path, germeval_test: Path | None = None, europa
     return counts
 
 
-# --- Static vectors (German 0.2.0): floret vectors trained on open raw German text -----------------------
+# --- Static vectors (German 0.2.0, 0.3.0): floret vectors trained on open raw German text ------------------
 
 # mathias-goebel/plenarsitzungsprotokolle: Bundestag plenary speeches (20th period), official documents.
 BUNDESTAG_REPO = "mathias-goebel/plenarsitzungsprotokolle"
@@ -263,14 +312,16 @@ def _git_show_many(git_dir: Path, commit: str, paths: Sequence[str]) -> list[byt
     return blobs
 
 
-def read_bundestag(git_dir: Path, commit: str = BUNDESTAG_COMMIT) -> list[str]:
-    """Paragraphs (>= 5 words) of the speech files `*-ID<digits>.txt` of the odd-numbered sessions (001, 003, ...)
-    in a snapshot of BUNDESTAG_REPO; the `-<hash>.txt` copies and `komplett.txt` files are duplicates, skipped."""
+def read_bundestag(git_dir: Path, commit: str = BUNDESTAG_COMMIT, all_sessions: bool = True) -> list[str]:
+    """Paragraphs (>= 5 words) of the speech files `*-ID<digits>.txt` of every session (German 0.3.0; with
+    `all_sessions=False` only the odd-numbered ones, 001, 003, ..., as for 0.2.0) in a snapshot of BUNDESTAG_REPO;
+    the `-<hash>.txt` copies and `komplett.txt` files are duplicates, skipped."""
     import re
 
     names = subprocess.run(["git", "--git-dir", str(git_dir), "ls-tree", "-r", "--name-only", commit],
                            capture_output=True, text=True, check=True).stdout.splitlines()
-    picked = sorted(n for n in names if re.search(r"-ID\d+\.txt$", n) and int(n.split("/")[1]) % 2 == 1)
+    picked = sorted(n for n in names
+                    if re.search(r"-ID\d+\.txt$", n) and (all_sessions or int(n.split("/")[1]) % 2 == 1))
     return [paragraph.strip() for blob in _git_show_many(git_dir, commit, picked)
             for paragraph in blob.decode("utf-8", "replace").split("\n") if len(paragraph.split()) >= 5]
 
@@ -311,8 +362,9 @@ def read_conllu_tokens(path: Path) -> list[Sentence]:
 
 
 def german_raw_text(data_dir: Path, raw_dir: Path, bundestag_git: Path, out: Path,
-                    germeval_test: Path | None = None) -> int:
-    """The raw text of the German vectors (`raw/de-bt.txt`, 8.76M tokens); returns the token count.
+                    germeval_test: Path | None = None, all_sessions: bool = True) -> int:
+    """The raw text of the German vectors (`raw/de-bt2.txt`, 16.0M tokens; 0.2.0: `all_sessions=False`,
+    `raw/de-bt.txt`, 8.76M tokens); returns the token count.
 
     In order: GermEval train part (test pool + odd dev sentences), WikiANN de train/dev/test, Europeana
     `enp_DE.{lft,onb,sbb}.bio`, EuroParl NER train/dev/test, Legal NER dev/test, UP German dev/test (files in
@@ -331,12 +383,13 @@ def german_raw_text(data_dir: Path, raw_dir: Path, bundestag_git: Path, out: Pat
         [s for n in ("dev", "test") for s in read_conllu_tokens(raw_dir / f"up-{n}.conllu")],
     ]
     sentences = [s for part in parts for s in part if " ".join(s.tokens) not in blocked]
-    return write_raw_text(sentences, read_bundestag(bundestag_git), out)
+    return write_raw_text(sentences, read_bundestag(bundestag_git, all_sessions=all_sessions), out)
 
 
-def train_vectors(raw_text: Path, out_dir: Path, dim: int = 100, bucket: int = 50000, epoch: int = 4) -> Path:
+def train_vectors(raw_text: Path, out_dir: Path, dim: int = 100, bucket: int = 25000, epoch: int = 4) -> Path:
     """floret (cbow, mode floret, hashCount 2, char 4-5-grams, minCount 2, one thread) on `raw_text`, then
-    `spacy init vectors --mode floret` into `out_dir` (the `[initialize] vectors` of configs/de.cfg).
+    `spacy init vectors --mode floret` into `out_dir` (the `[initialize] vectors` of configs/de.cfg). German 0.3.0:
+    25,000 buckets x 100 dims (10 MB; 0.2.0 had 50,000, a 34 MB wheel; 39,000 x 64 scored lower on dev).
     Needs `pip install floret==0.10.5` (a training-time tool only; the model loads without it)."""
     import floret
 
@@ -421,9 +474,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--germeval-test", type=Path, default=Path("/work/shared/corpora/ner/de/NER-de-test.tsv"))
     parser.add_argument("--vectors", type=Path, help="spaCy vectors folder for a config with static vectors "
                         "(German: built by `train_vectors(german_raw_text(...))`, see models/PROVENANCE.md)")
+    parser.add_argument("--augment", type=int, default=0, help="German: mention-replaced copies of the gold train "
+                        "sentences added to train (prepare)")
     parser.add_argument("--no-package", action="store_true")
     args = parser.parse_args(argv)
-    counts = prepare(args.lang, args.data, args.germeval_test if args.lang == "de" else None)
+    counts = prepare(args.lang, args.data, args.germeval_test if args.lang == "de" else None, augment=args.augment)
     print(json.dumps(counts), file=sys.stderr)
     out = args.out or args.data / "training"
     config_text = (args.config or REPO_MODELS / "configs" / f"{args.lang}.cfg").read_text(encoding="utf-8")
