@@ -50,6 +50,7 @@ POLL_INTERVAL_S = 0.1
 IDS_PER_SEARCH = 5_000
 # Given up when nothing more became searchable for this long after the last article was produced.
 STALL_TIMEOUT_S = 60.0
+READY_TIMEOUT_S = 180.0
 # Warm-up: this many copies of one article per language, so that every worker, partition and
 # NLP process has loaded every model before the clock starts.
 WARM_UP_COPIES = 8
@@ -265,6 +266,18 @@ def produce_and_watch(lane: Lane, es: Elasticsearch, running: Running, articles:
         producer.close()
 
 
+def wait_until_ready(lane: Lane, running: Running, poll_s: float = 0.5) -> None:
+    """Before the warm-up: a worker that joins its group after it gets partitions it never warmed
+    up on, and loads its models during the measured burst (seconds of stall per language)."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while not running.ready():
+        if not running.alive():
+            raise BenchError(f"{lane.name}: a process of the system exited; log: {lane.log}")
+        if time.monotonic() > deadline:
+            raise BenchError(f"{lane.name}: not consuming every partition after {READY_TIMEOUT_S:.0f} s; log: {lane.log}")
+        time.sleep(poll_s)
+
+
 def measure_system(lane: Lane, es: Elasticsearch, system: AbstractContextManager[Running],
                    warm_up: Sequence[RawArticle], articles: Sequence[RawArticle], half_rate_s: float = 0.0,
                    rows: Sequence[dict[str, Any]] = (), progress: Callable[[str], None] = say) -> dict[str, Any]:
@@ -272,6 +285,7 @@ def measure_system(lane: Lane, es: Elasticsearch, system: AbstractContextManager
     is given, `half_rate`: copies of `rows` produced at half the burst's rate for that long."""
     with system as running:
         progress(f"{lane.name}: starting and warming up on {len(warm_up)} articles")
+        wait_until_ready(lane, running)
         warm = produce_and_watch(lane, es, running, warm_up, progress=progress)
         if len(warm.searchable) < len(warm_up):
             raise BenchError(f"{lane.name}: warm-up articles not indexed; log: {lane.log}")

@@ -37,6 +37,7 @@ class Running:
 
     pids: list[int]
     alive: Callable[[], bool]
+    ready: Callable[[], bool] = lambda: True  # consuming every partition, e.g. its consumer group settled
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,14 @@ def remove_run(run: str, settings: Settings, es: Elasticsearch) -> None:
         es.options(ignore_status=404).indices.delete_index_template(name=template["name"])
 
 
+def consumer_group_members(lane: Lane) -> int:
+    """Members of the lane's consumer group once it is stable (its partitions assigned), else 0."""
+    group_id = lane.settings.worker_app_id
+    with admin_client(lane.settings.kafka) as admin:
+        group = admin.describe_groups([group_id]).get(group_id, {})
+    return len(group.get("members", [])) if group.get("group_state") == "Stable" else 0
+
+
 @contextmanager
 def service_workers(lane: Lane, count: int) -> Iterator[Running]:
     """`count` `newsstream worker` processes in one consumer group."""
@@ -94,7 +103,8 @@ def service_workers(lane: Lane, count: int) -> Iterator[Running]:
                 # Its own session: stopping it can take its NLP pool processes along.
                 workers.append(subprocess.Popen([sys.executable, "-m", "newsstream.cli", "worker"], env=lane.env,
                                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
-        yield Running([worker.pid for worker in workers], lambda: all(worker.poll() is None for worker in workers))
+        yield Running([worker.pid for worker in workers], lambda: all(worker.poll() is None for worker in workers),
+                      lambda: consumer_group_members(lane) == count)
     finally:
         for worker in workers:
             worker.terminate()
