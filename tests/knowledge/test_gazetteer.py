@@ -53,6 +53,21 @@ def test_a_city_gets_its_qid_in_every_spelling(kb: KnowledgeBase, spellings: lis
     assert {_linked_id(kb, spelling, "location", language) for spelling in spellings} == {expected}
 
 
+@pytest.mark.parametrize(("spelling", "language", "expected"), [
+    ("Seattle", "en", "Q5083"), ("Colchester", "en", "Q184163"), ("Stuttgart", "de", "Q1022"),
+    ("Manchester", "fr", "geonames:2643123"),  # the source's QID is the settlement's twin item: left out
+])
+def test_cities_beyond_the_curated_ones_have_their_qid(kb: KnowledgeBase, spelling: str, language: str,
+                                                       expected: str) -> None:
+    assert _linked_id(kb, spelling, "location", language) == expected
+
+
+@pytest.mark.parametrize(("spelling", "expected"), [("Italian", "Q38"), ("German", "Q183"), ("Scottish", "Q22")])
+def test_a_location_named_by_a_demonym_is_its_country(kb: KnowledgeBase, spelling: str, expected: str) -> None:
+    assert _linked_id(kb, spelling, "location", "en") == expected
+    assert _linked_id(kb, spelling, "misc", "en") != expected
+
+
 def test_a_city_state_is_one_city_record(kb: KnowledgeBase, records: list[dict]) -> None:
     """rigour's federal city `ru-mow` and GeoNames' Moscow share Q649: one record, a city."""
     assert [record["kind"] for record in records if record["id"] == "Q649"] == ["city"]

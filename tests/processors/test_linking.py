@@ -112,6 +112,45 @@ def test_organisations_link_by_name_or_acronym(language: str, spelling: str) -> 
     assert (who.id, who.name) == ("Q7817", "World Health Organization")
 
 
+def _place(id_: str, kind: str, name: str, country: str, population: int = 0) -> tuple[KnownEntity, list[str]]:
+    return KnownEntity(id=id_, label="location", kind=kind, name=name, names={}, population=population,
+                       country=country), []
+
+
+PLACES = KnowledgeBase([
+    _place("Q38", "country", "Italy", "IT"), _place("Q30", "country", "United States", "US"),
+    _place("Q1261", "territory", "Colorado", "US"), _place("Q16554", "city", "Denver", "US", 715_522),
+    _place("Q1337", "city", "Denver", "GB", 820_000),  # made up, to need the qualifier
+    _place("Q976478", "city", "Pampa", "US", 18_177),
+], demonyms={"Italian": "Q38", "Italiens": "Q38"})
+
+
+@pytest.mark.parametrize("spelling", ["Italian", "Italiens"])
+def test_a_location_named_by_its_demonym_is_the_country(spelling: str) -> None:
+    [italy] = link_entities([_entity(spelling, "location")], "en", PLACES)
+    assert (italy.id, italy.name) == ("Q38", "Italy")
+
+
+@pytest.mark.parametrize("label", ["person", "organization", "misc"])
+def test_a_demonym_under_another_label_is_not_the_country(label: EntityLabel) -> None:
+    [entity] = link_entities([_entity("Italian", label)], "en", PLACES)
+    assert entity.id == entity_id(label, "Italian")
+
+
+def test_a_qualified_place_is_the_namesake_in_the_qualifiers_country() -> None:
+    assert [entity.id for entity in link_entities([_entity("Denver", "location")], "en", PLACES)] == [
+        entity_id("location", "Denver")]  # two Denvers of a size
+    [denver] = link_entities([_entity("Denver, Colorado", "location")], "en", PLACES)
+    assert (denver.id, denver.name) == ("Q16554", "Denver")
+
+
+def test_a_leading_article_is_stripped_in_its_own_language_only() -> None:
+    [english] = link_entities([_entity("La Pampa", "location")], "en", PLACES)
+    assert english.id == entity_id("location", "La Pampa")  # not Pampa, Texas
+    [spanish] = link_entities([_entity("la Pampa", "location")], "es", PLACES)
+    assert spanish.id == "Q976478"
+
+
 def test_ids_named_resolves_a_typed_name() -> None:
     assert "Q649" in ids_named("Moscou", KB)
     assert "per:vladimir-putin" in ids_named("Vladimir Poutine", None)
