@@ -1,12 +1,13 @@
 """Searching the article index: the query goes through the same analysis as the articles."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
+from processors.alerts import RuleIndex, RuleMatch
 from processors.analysis import query_terms, query_words
 from processors.highlight import highlight
 from processors.index import ENTITY_ID_FIELDS, article_from_document
@@ -15,6 +16,7 @@ from processors.linking import ids_named
 from processors.names import name_key
 from schemas import LanguageShare
 from schemas.alerts import Alert, Delivery
+from schemas.articles import EnrichedArticle
 
 # Elasticsearch's index.max_result_window: pages must end within the first this-many hits.
 MAX_RESULT_WINDOW = 10_000
@@ -352,6 +354,20 @@ def search_articles(
     response = es.search(index=index, **build_search_body(query, languages, filters, size=size, kb=kb,
                                                            collapse=collapse))
     return _hits(response, query, _analysis_languages(languages, filters))
+
+
+def stored_matches(es: Any, index: str, rules: RuleIndex, lang: str | None = None) -> Iterator[tuple[EnrichedArticle, RuleMatch]]:
+    """The stored articles the rules match, with the stream's engine: only the articles that hold
+    one of the rules' trigger terms (and are in `lang`, when given) are read and matched."""
+    from elasticsearch.helpers import scan
+
+    query = rules.stored_candidates_query()
+    if lang:
+        query = {"bool": {"must": [query], "filter": [{"term": {"language": lang}}]}}
+    for hit in scan(es, index=index, query={"query": query}):
+        article = article_from_document(hit["_source"])
+        for match in rules.match(article):
+            yield article, match
 
 
 def stored_alerts(es: Any, index: str, rule: str | None = None, since: timedelta | None = None) -> list[Alert]:

@@ -467,6 +467,15 @@ class RuleIndex:
     def get(self, name: str) -> Rule | None:
         return self._rules.get(name)
 
+    def stored_candidates_query(self) -> dict[str, Any]:
+        """An Elasticsearch query for the stored articles these rules may match: those with a
+        trigger term among their `title_terms` or `body_terms` (the analysed terms `match` reads),
+        so every match is among them and `match` settles each. What keeps `alerts test` from
+        reading every stored article."""
+        triggers = sorted(self._by_trigger)
+        return {"bool": {"should": [{"terms": {"title_terms": triggers}}, {"terms": {"body_terms": triggers}}],
+                         "minimum_should_match": 1}}
+
     def candidates(self, terms: ArticleTerms) -> set[WatchedQuery]:
         """The queries an article with these terms may match: those with a trigger among them."""
         found: set[WatchedQuery] = set()

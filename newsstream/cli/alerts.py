@@ -220,10 +220,8 @@ def test_query(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Show which stored articles a query would match, with the same engine as the stream."""
-    from elasticsearch.helpers import scan
-
+    from newsstream.search import stored_matches
     from processors.alerts import InvalidRuleQuery, RuleIndex
-    from processors.index import article_from_document
     from schemas.alerts import Rule
 
     settings = get_settings()
@@ -236,11 +234,9 @@ def test_query(
     matches = []
     es = _es()
     if es.indices.exists(index=settings.index_articles):
-        for hit in scan(es, index=settings.index_articles, query={"query": {"match_all": {}}}):
-            article = article_from_document(hit["_source"])
-            for match in index.match(article):
-                matches.append({"id": article.id, "title": article.title, "language": article.language,
-                                "matched_terms": sorted(match.matched_terms)})
+        for article, match in stored_matches(es, settings.index_articles, index, lang):
+            matches.append({"id": article.id, "title": article.title, "language": article.language,
+                            "matched_terms": sorted(match.matched_terms)})
     if as_json:
         print(json.dumps(matches[:limit], ensure_ascii=False))
         return

@@ -169,6 +169,35 @@ def story_lookup(
     print(json.dumps(report.as_dict()) if as_json else render_story_lookup(report))
 
 
+@measure_app.command("search-scale")
+def search_scale(
+    stored: Annotated[Optional[list[int]], typer.Option(min=1, help="stored articles, repeatable "
+                                                        "(default: 100000 and 1000000)")] = None,
+    corpus: Annotated[Optional[list[Path]], typer.Option(exists=True, dir_okay=False, help="JSON Lines "
+                                                         "articles to copy, repeatable (default: the samples)")] = None,
+    repeats: Annotated[int, typer.Option(min=1, help="timed runs of each search")] = 30,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The API's search (facets, highlighting, stories collapsed) and `alerts test` over enriched
+    copies of a corpus, at each size, on the running Elasticsearch (the cluster's when the stack
+    runs the cluster profile); each index is deleted afterwards. 1,000,000 copies of the news
+    corpora take about 10 GB and half an hour here."""
+    from clients.elasticsearch import make_client
+    from newsstream.measure.bench import load_rows
+    from newsstream.measure.search_scale import render_search_scale, run_search_scale
+    from processors.linking import load_knowledge_base
+
+    settings = get_settings()
+    es = make_client(settings.elasticsearch)
+    try:
+        result = run_search_scale(es, load_rows(corpus or ()), settings.pipeline, settings.stories,
+                                  stored or [100_000, 1_000_000], settings.index_replicas, load_knowledge_base(),
+                                  repeats, progress=lambda message: typer.echo(message, err=True))
+    finally:
+        es.close()
+    print(json.dumps(result) if as_json else render_search_scale(result))
+
+
 @measure_app.command("linking-cost")
 def linking_cost(
     corpus: Annotated[Optional[list[Path]], typer.Option(exists=True, dir_okay=False, help="JSON Lines corpora, "
@@ -204,12 +233,17 @@ def bench(
     articles: Annotated[int, typer.Option(help="articles per measured system")] = 2000,
     corpus: Annotated[Optional[list[Path]], typer.Option(exists=True, dir_okay=False, help="JSON Lines "
                                                          "articles, repeatable to mix (default: the samples)")] = None,
+    workers: Annotated[Optional[list[int]], typer.Option(min=1, help="measure the service with this many "
+                                                         "workers of one NLP process each, repeatable (default: "
+                                                         "1 × 1, 1 × one per core, one per core × 1)")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Throughput and latency: in-process spaCy, a naive consumer and the service, side by side."""
-    from newsstream.measure.bench import render_bench, run_bench
+    """Throughput and latency: in-process spaCy, a naive consumer and the service, side by side;
+    CPU per process (workers, NLP processes, brokers, Elasticsearch nodes) during each burst."""
+    from newsstream.measure.bench import ServiceVariant, render_bench, run_bench
 
-    result = run_bench(get_settings(), articles, corpus or ())
+    variants = tuple(ServiceVariant(count, 1) for count in workers) if workers else None
+    result = run_bench(get_settings(), articles, corpus or (), variants=variants)
     print(json.dumps(result) if as_json else render_bench(result))
 
 

@@ -35,6 +35,8 @@ from deploy.console import say
 from newsstream.measure.lanes import (
     Lane,
     Running,
+    cpu_snapshot,
+    cpu_used,
     naive_consumer,
     open_lane,
     peak_rss_by_role,
@@ -290,12 +292,15 @@ def measure_system(lane: Lane, es: Elasticsearch, system: AbstractContextManager
         if len(warm.searchable) < len(warm_up):
             raise BenchError(f"{lane.name}: warm-up articles not indexed; log: {lane.log}")
         progress(f"{lane.name}: {len(articles)} articles at once")
+        cpu_before = cpu_snapshot(running.pids)
         burst = produce_and_watch(lane, es, running, articles, progress=progress)
+        cpu = cpu_used(cpu_before, cpu_snapshot(running.pids))
         if not burst.searchable:
             raise BenchError(f"{lane.name}: no article became searchable; log: {lane.log}")
         words = sum(body_words(article) for article in articles if article.id in burst.searchable)
         result = summary(len(burst.searchable), words, burst.seconds, burst.latencies_ms)
         result["missing"] = len(articles) - len(burst.searchable)
+        result["cpu_s"] = cpu  # during the burst, per process, by role
         if half_rate_s:
             rate = result["articles_per_s"] / 2
             paced = copies(rows, max(1, math.ceil(rate * half_rate_s)), "p")
@@ -410,4 +415,13 @@ def render_bench(result: dict[str, Any]) -> str:
     ]
     if inprocess.get("note"):
         lines.append(f"in-process baseline: {inprocess['note']}")
+    lines += ["", "CPU during the burst, core-seconds per process (share of the burst's wall time):"]
+    for name, row in systems.items():
+        if "cpu_s" in row:
+            lines.append(f"  {name}: {_cpu(row['cpu_s'], row['seconds'])}")
     return "\n".join(lines)
+
+
+def _cpu(cpu_s: Mapping[str, list[float]], seconds: float) -> str:
+    return "; ".join(f"{role} " + ", ".join(f"{used:.1f} ({used / seconds:.0%})" for used in values)
+                     for role, values in cpu_s.items() if values)

@@ -29,6 +29,9 @@ from schemas.topics import TOPICS
 
 RUN_PREFIX = "lane-"
 STOP_TIMEOUT_S = 30.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# The stack's processes, told by their command lines: the same for the single node and the cluster.
+STACK_ROLES = {"kafka": b"kafka.Kafka", "elasticsearch": b"org.elasticsearch.bootstrap.Elasticsearch"}
 
 
 @dataclass(frozen=True)
@@ -212,3 +215,53 @@ def peak_rss_by_role(roots: list[int]) -> dict[str, list[float]]:
         except OSError:
             continue
     return peaks
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (not its children's)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def stack_pids() -> dict[str, list[int]]:
+    """The Kafka brokers' and Elasticsearch nodes' pids on this machine."""
+    found: dict[str, list[int]] = {role: [] for role in STACK_ROLES}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                    command = cmdline.read()
+            except OSError:
+                continue
+            for role, marker in STACK_ROLES.items():
+                if marker in command:
+                    found[role].append(int(entry.name))
+    return found
+
+
+def cpu_snapshot(roots: list[int]) -> dict[str, dict[int, float]]:
+    """CPU seconds so far of each process, by role: worker (or consumer), nlp (its pool), kafka,
+    elasticsearch."""
+    roles: dict[str, list[int]] = {"worker": list(roots), "nlp": [], **stack_pids()}
+    for pid in process_tree(roots):
+        try:
+            if pid not in roots and _child_role(pid) == "pool":
+                roles["nlp"].append(pid)
+        except OSError:
+            continue
+    snapshot: dict[str, dict[int, float]] = {role: {} for role in roles}
+    for role, pids in roles.items():
+        for pid in pids:
+            try:
+                snapshot[role][pid] = cpu_seconds(pid)
+            except OSError:
+                continue
+    return snapshot
+
+
+def cpu_used(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> dict[str, list[float]]:
+    """CPU seconds each process used between two snapshots, by role (processes in both only)."""
+    return {role: [round(used - before.get(role, {})[pid], 2) for pid, used in pids.items()
+                   if pid in before.get(role, {})]
+            for role, pids in after.items()}

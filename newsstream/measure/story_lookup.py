@@ -27,7 +27,7 @@ before it was made cheaper: all 40 terms, hits counted; no terms) to show what t
 from; on each batch the variants take turns in a rotating order, so the machine's noise falls on
 each alike.
 
-Each index gets the product's mapping through `ensure_index`; refresh is off while it loads, then
+Each index is loaded by `bulk.bulk_load`: the product's mapping, refresh off while it loads, then
 back at the mapping's interval. It is force-merged only when `force_merge` says so (the worker's
 index is not: it refreshes after every batch). Both indices are deleted at the end.
 """
@@ -47,15 +47,17 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, cast
 
 import numpy as np
-import orjson
-from elasticsearch import AsyncElasticsearch, Elasticsearch, helpers
+from elasticsearch import AsyncElasticsearch, Elasticsearch
 
-from clients.elasticsearch import ElasticsearchConfig, ensure_index, make_async_client, make_client
+from clients.elasticsearch import ElasticsearchConfig, make_async_client, make_client
+from newsstream.measure.bulk import bulk_load, index_stats, percentile
 from processors.config import StoryConfig
 from processors.stories import lookup_query
 from processors.worker import ElasticsearchStories
 from schemas.indices import INDICES
 from schemas.stories import StorySignature
+
+SIGNATURES_SPEC = next(spec for spec in INDICES if spec.role == "story_signatures")
 
 INDEX_PREFIX = "bench-story-lookup"
 TARGET_MS_PER_ARTICLE = 5.0
@@ -74,9 +76,6 @@ COPY_CHANGED = 0.25  # share of a copy's MinHash values that differ from its ori
 LANGUAGES, LANGUAGE_SHARES = ("en", "de", "fr"), (0.7, 0.15, 0.15)
 WEIGHT_POOL = 4_096
 SOURCES = 300
-BULK_CHUNK = 1_000
-PROGRESS_EVERY = 100_000
-SLOW_REQUEST_S = 3_600.0  # force-merge and refresh of a large index take minutes
 
 
 @dataclass(frozen=True)
@@ -298,48 +297,6 @@ def _generate(total: int, config: StoryConfig, seed: int, batches: int,
 # --- one index -------------------------------------------------------------------------------------
 
 
-def _percentile(values: list[float], q: int) -> float:
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
-
-
-def _build(es: Elasticsearch, name: str, documents: Iterator[dict[str, Any]], total: int,
-           force_merge: int | None, progress: Callable[[str], None]) -> tuple[float, int]:
-    spec = next(spec for spec in INDICES if spec.role == "story_signatures")
-    ensure_index(es, name, spec)
-    es.indices.put_settings(index=name, settings={"index": {"refresh_interval": "-1"}})
-    started, indexed = time.perf_counter(), 0
-
-    def action(document: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
-        # orjson: the client's json.dumps costs Python a third of its time here, on cores shared with Elasticsearch.
-        return {"index": {"_index": name, "_id": document["id"]}}, orjson.dumps(document)
-
-    for ok, item in helpers.parallel_bulk(es, documents, thread_count=2, chunk_size=BULK_CHUNK, queue_size=4,
-                                          expand_action_callback=action):
-        if not ok:
-            raise RuntimeError(f"bench signature not stored: {item}")
-        indexed += 1
-        if indexed % PROGRESS_EVERY == 0:
-            elapsed = time.perf_counter() - started
-            progress(f"  {name}: {indexed:,}/{total:,} indexed, {elapsed:.0f} s, {indexed / elapsed:,.0f} docs/s")
-    slow = es.options(request_timeout=SLOW_REQUEST_S)
-    slow.indices.put_settings(index=name, settings={"index": {"refresh_interval": spec.body()["settings"]["refresh_interval"]}})
-    slow.indices.refresh(index=name)
-    if force_merge is not None:
-        progress(f"  {name}: force-merging to {force_merge} segment(s)")
-        slow.indices.forcemerge(index=name, max_num_segments=force_merge)
-        slow.indices.refresh(index=name)
-    return time.perf_counter() - started, indexed
-
-
-def _index_stats(es: Elasticsearch, name: str) -> tuple[float, int]:
-    es.indices.flush(index=name)  # so the size is of segments, not of a translog still to write
-    row = es.cat.indices(index=name, format="json", bytes="b")[0]
-    segments = es.cat.segments(index=name, format="json")
-    return int(row["store.size"]) / 1e6, len(segments)
-
-
 class _RecordingClient:
     """What `ElasticsearchStories.candidates` calls of its client (mget, msearch), passed on to
     the real one with the msearch bodies rewritten into a variant; keeps each call's wall time and
@@ -385,9 +342,9 @@ def _timing(times: list[_BatchTime], found: list[int], batch_size: int) -> Query
     return QueryTiming(
         candidates_mean=round(statistics.fmean(found), 2),
         batch_ms_median=round(1000 * statistics.median(totals), 2),
-        batch_ms_p99=round(1000 * _percentile(totals, 99), 2),
+        batch_ms_p99=round(1000 * percentile(totals, 99), 2),
         article_ms_median=per_article_ms(statistics.median(totals)),
-        article_ms_p99=per_article_ms(_percentile(totals, 99)),
+        article_ms_p99=per_article_ms(percentile(totals, 99)),
         took_ms_median=per_article_ms(median(lambda batch: batch.took_s)),
         transport_ms_median=per_article_ms(median(lambda batch: batch.transport_s)),
         parse_ms_median=per_article_ms(median(lambda batch: batch.parse_s)),
@@ -451,8 +408,8 @@ def _measure(es: Elasticsearch, elasticsearch: ElasticsearchConfig, name: str, c
              progress: Callable[[str], None]) -> LookupFigures:
     documents, timed = _generate(stored, config, seed, batches + WARM_UP_BATCHES, batch_size)
     progress(f"{name}: generating and indexing {stored:,} signatures")
-    index_s, indexed = _build(es, name, documents, stored, force_merge, progress)
-    size_mb, segments = _index_stats(es, name)
+    index_s, indexed = bulk_load(es, name, SIGNATURES_SPEC, documents, stored, force_merge, progress)
+    size_mb, segments = index_stats(es, name)
     progress(f"{name}: {indexed:,} in {index_s:.0f} s, {size_mb:,.0f} MB, {segments} segments; "
              f"timing {batches} batches of {batch_size}, {len(variants)} variant(s)")
     timings, matched, in_window = asyncio.run(_time_lookups(elasticsearch, name, config, timed, variants, progress))

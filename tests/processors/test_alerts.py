@@ -343,3 +343,28 @@ def test_accepted_words_join_the_query_in_their_languages(index):
     index.add(Rule(name="watch", query=query))
     assert names(index.match(article("Neue Sanktionen gegen Reedereien.", language="de"))) == ["watch"]
     assert names(index.match(article("Nuevas sanciones a navieras.", language="es"))) == ["watch"]
+
+
+def _may_match(query: dict, target: EnrichedArticle) -> bool:
+    """What Elasticsearch does with a stored-candidates query on the article's term fields."""
+    fields = {"title_terms": set(target.title_terms.split()), "body_terms": set(target.body_terms.split())}
+    return any(fields[field] & set(terms) for clause in query["bool"]["should"] for field, terms in clause["terms"].items())
+
+
+@pytest.mark.parametrize("query", ["sanctions", '"Bank of England" -inflation', "(embargo OR Sanktionen) Russland",
+                                   "de:Sanktionen OR fr:sanctions"])
+def test_every_stored_article_a_rule_matches_is_among_its_candidates(query: str) -> None:
+    """`alerts test` reads only the candidates: none of the rule's matches may be missing there."""
+    index = RuleIndex(LANGUAGES)
+    index.add(Rule(name="r", query=query))
+    candidates_query = index.stored_candidates_query()
+    stored = [article("Sanctions on Russia were widened.", id="en1"),
+              article("The Bank of England held rates; inflation fell.", id="en2"),
+              article("The Bank of England held rates.", title="Rates", id="en3"),
+              article("Neue Sanktionen gegen Russland.", "de", id="de1"),
+              article("Les sanctions contre la Russie.", "fr", id="fr1"),
+              article("Nothing to see here.", id="en4")]
+    matched_ids = {target.id for target in stored if index.match(target)}
+    assert matched_ids, "the fixture should match something"
+    assert matched_ids <= {target.id for target in stored if _may_match(candidates_query, target)}
+    assert not _may_match(candidates_query, stored[-1])
