@@ -1,7 +1,7 @@
 """Searching the article index: the query goes through the same analysis as the articles."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any
 
@@ -175,12 +175,12 @@ def _filter_clauses(filters: SearchFilters, kb: KnowledgeBase | None) -> list[di
 
 
 def facet_aggregations() -> dict[str, Any]:
+    # The entity facets' names are looked up afterwards (`entity_names`): a top_hits under each terms
+    # aggregation ran for every candidate bucket (the match-all page at 100,000 articles: 123 ms
+    # with it, 78 ms without).
     aggregations: dict[str, Any] = {
         name: {"terms": {"field": field, "size": FACET_SIZE}} for name, field in FACET_FIELDS.items()
     }
-    for name in ENTITY_FACETS:  # one article of each entity, for the entity's name
-        aggregations[name]["aggs"] = {"named": {"top_hits": {
-            "size": 1, "_source": {"includes": ["entities.id", "entities.name"]}}}}
     # Days with articles only (an outlier date must not make thousands of empty buckets);
     # `date_buckets` groups them into at most DATE_BUCKETS contiguous buckets.
     aggregations["published"] = {"date_histogram": {
@@ -307,16 +307,36 @@ def date_buckets(days: dict[date, int]) -> list[DateBucket]:
             for start, count in counts.items()]
 
 
-def _entity_name(bucket: dict[str, Any]) -> str | None:
-    hits = bucket.get("named", {}).get("hits", {}).get("hits", [])
-    entities = hits[0]["_source"].get("entities", []) if hits else []
-    return next((entity.get("name") for entity in entities if entity.get("id") == bucket["key"]), None)
+def _stored_name(source: dict[str, Any], entity_id: str) -> str | None:
+    return next((entity.get("name") for entity in source.get("entities", []) if entity.get("id") == entity_id), None)
 
 
-def facets_from_aggregations(aggregations: dict[str, Any]) -> Facets:
+def entity_names(es: Any, index: str, aggregations: dict[str, Any], hits: Sequence[SearchHit]) -> dict[str, str]:
+    """The name of each entity the facets list: from the page's hits when one names it, else
+    from one stored article naming it (one msearch of size-1 searches for all of them)."""
+    wanted = list(dict.fromkeys(str(bucket["key"]) for facet in ENTITY_FACETS
+                                for bucket in aggregations[facet]["buckets"]))
+    names = {entity.id: entity.name for hit in hits for entity in hit.entities if entity.id in wanted}
+    missing = [entity_id for entity_id in wanted if entity_id not in names]
+    if missing:
+        searches: list[dict[str, Any]] = []
+        for entity_id in missing:
+            searches += [{"index": index}, {"query": {"term": {"entity_ids": entity_id}}, "size": 1,
+                                            "terminate_after": 1,
+                                            "_source": {"includes": ["entities.id", "entities.name"]}}]
+        for entity_id, result in zip(missing, es.msearch(searches=searches)["responses"], strict=True):
+            found = result.get("hits", {}).get("hits", [])
+            if found and (name := _stored_name(found[0]["_source"], entity_id)):
+                names[entity_id] = name
+    return names
+
+
+def facets_from_aggregations(aggregations: dict[str, Any], names: Mapping[str, str] | None = None) -> Facets:
+    """The facets of a search's aggregations; `names`: the entity facets' names by id."""
+    names = names or {}
     values = {
         name: [FacetValue(value=str(bucket["key"]), count=bucket["doc_count"],
-                          name=_entity_name(bucket) if name in ENTITY_FACETS else None)
+                          name=names.get(str(bucket["key"])) if name in ENTITY_FACETS else None)
                for bucket in aggregations[name]["buckets"]]
         for name in FACET_FIELDS
     }
@@ -337,11 +357,12 @@ def search_page(
     body = build_search_body(query, languages, filters, size=size, offset=(page - 1) * size, with_facets=True,
                              kb=kb, collapse=collapse)
     response = es.search(index=index, **body)
+    hits = _hits(response, query, _analysis_languages(languages, filters))
+    aggregations = response["aggregations"]
     return SearchPage(
         total=response["hits"]["total"]["value"], page=page, size=size,
-        stories_total=response["aggregations"]["stories"]["value"] if collapse else None,
-        hits=_hits(response, query, _analysis_languages(languages, filters)),
-        facets=facets_from_aggregations(response["aggregations"]),
+        stories_total=aggregations["stories"]["value"] if collapse else None,
+        hits=hits, facets=facets_from_aggregations(aggregations, entity_names(es, index, aggregations, hits)),
     )
 
 

@@ -8,11 +8,13 @@ from newsstream.search import (
     FACET_FIELDS,
     MAX_RESULT_WINDOW,
     DateBucket,
+    EntityRef,
     PageOutOfRange,
     SearchFilters,
     SearchHit,
     build_search_body,
     date_buckets,
+    entity_names,
     facets_from_aggregations,
     search_page,
 )
@@ -156,3 +158,35 @@ def test_a_hit_dumps_to_plain_json_types_for_the_cli():
                     language="en", languages=[], persons=[], locations=[], organizations=[], misc=[], agencies=[],
                     entities=[], score=1.0, snippets=[])
     assert json.loads(json.dumps(hit.model_dump()))["published_at"] == "2024-03-11T17:42:00+00:00"
+
+
+class _NamingClient:
+    """Answers the facet names' msearch with one stored article per asked id."""
+
+    def __init__(self, stored: dict[str, str]) -> None:
+        self.stored, self.asked = stored, []
+
+    def msearch(self, searches):  # noqa: ANN001, ANN201
+        bodies = searches[1::2]
+        self.asked += [body["query"]["term"]["entity_ids"] for body in bodies]
+        return {"responses": [
+            {"hits": {"hits": [{"_source": {"entities": [{"id": entity_id, "name": self.stored[entity_id]}]}}]
+                      if entity_id in self.stored else []}}
+            for entity_id in (body["query"]["term"]["entity_ids"] for body in bodies)]}
+
+
+def test_facet_names_come_from_the_page_hits_then_from_one_stored_article_each():
+    aggregations = {name: {"buckets": []} for name in FACET_FIELDS}
+    aggregations["persons"] = {"buckets": [{"key": "per:olaf-scholz", "doc_count": 3},
+                                           {"key": "per:unknown", "doc_count": 1}]}
+    aggregations["locations"] = {"buckets": [{"key": "Q64", "doc_count": 2}]}
+    aggregations["published"] = {"buckets": []}
+    hit = SearchHit(id="x", title="t", language="de", languages=[], persons=[], locations=[], organizations=[],
+                    misc=[], agencies=[], entities=[EntityRef(id="Q64", name="Berlin", label="location")],
+                    score=1.0, snippets=[])
+    client = _NamingClient({"per:olaf-scholz": "Olaf Scholz"})
+    names = entity_names(client, "articles", aggregations, [hit])
+    assert names == {"Q64": "Berlin", "per:olaf-scholz": "Olaf Scholz"}
+    assert client.asked == ["per:olaf-scholz", "per:unknown"]  # Berlin was on the page
+    facets = facets_from_aggregations(aggregations, names)
+    assert [(f.value, f.name) for f in facets.persons] == [("per:olaf-scholz", "Olaf Scholz"), ("per:unknown", None)]
