@@ -41,6 +41,18 @@ class Suggestions(BaseModel):
 CANDIDATES_PER_SUGGESTION = 5
 
 
+def _name_words(source: dict[str, Any]) -> str:
+    """The words of an article's names that are the name itself: all of a person's, the last one of
+    another multi-word name ("Elspeth" of "Sturm Elspeth", where "Sturm" is the concept a German
+    alert on storms needs), a one-word name whole."""
+    words = []
+    for entity in source.get("entities", []):
+        for name in (entity.get("text", ""), *entity.get("aliases", [])):
+            parts = name.split()
+            words += parts if entity.get("label") == "person" else parts[-1:]
+    return " ".join(words)
+
+
 def suggest_words(es: Any, index: str, query: str, languages: Iterable[str], *, per_language: int = 3,
                   max_stories: int = 500) -> Suggestions:
     """Per language the query's stories have articles in that it does not match, the words of
@@ -66,7 +78,8 @@ def suggest_words(es: Any, index: str, query: str, languages: Iterable[str], *, 
     for language in found_in:
         searches += [{"index": index}, {
             # Story counts and surface words come from these (the first 100 articles when there are more).
-            "size": 100, "_source": ["title", "body", "body_terms", "story_id", "entities.text", "entities.aliases"],
+            "size": 100, "_source": ["title", "body", "body_terms", "story_id", "entities.text", "entities.aliases",
+                        "entities.label"],
             "query": {"bool": {"filter": [*in_stories["bool"]["filter"], {"term": {"language": language}}],
                                "must_not": [matching]}},
             "aggs": {"words": {
@@ -80,8 +93,7 @@ def suggest_words(es: Any, index: str, query: str, languages: Iterable[str], *, 
         if "error" in result:
             raise RuntimeError(f"suggestions for {language} failed: {result['error']}")
         sources = [hit["_source"] for hit in result["hits"]["hits"]]
-        names = set(analyze(" ".join(name for source in sources for entity in source.get("entities", [])
-                                     for name in (entity.get("text", ""), *entity.get("aliases", []))), language))
+        names = set(analyze(" ".join(_name_words(source) for source in sources), language))
         stories_with: dict[str, set[str]] = {}
         for source in sources:
             for term in set(source.get("body_terms", "").split()):
