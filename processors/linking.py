@@ -178,13 +178,13 @@ def link_entities(entities: Sequence[Entity], language: str, kb: KnowledgeBase,
     """One article's entities with their ids and canonical names; entities that turn out to be one
     ("Moscou" and "Moscow" in a bilingual article) are merged, most mentioned first."""
     alone = [link_entity(entity, language, kb, display_language) for entity in entities]
-    countries = [_country_of(entity, kb) for entity in alone]
-    # Linked again with the countries of the article's other places (not its own) as context.
+    # The countries of the article's places settle what linking alone left open: only entities
+    # without a knowledge-base id are linked again, so the others' countries are all the context.
+    countries = frozenset(country for entity in alone if (country := _country_of(entity, kb)))
     linked = _one_label_per_name([
-        link_entity(entity, language, kb, display_language,
-                    frozenset(countries[:index] + countries[index + 1:]) - {None})
-        if countries.count(None) < len(countries) else alone[index]
-        for index, entity in enumerate(entities)], language)
+        link_entity(entity, language, kb, display_language, countries) if countries and is_name_id(first.id)
+        else first
+        for entity, first in zip(entities, alone, strict=True)], language)
     surnames = _surnames(linked)
     groups: dict[str, list[Entity]] = defaultdict(list)
     for entity in linked:

@@ -2,7 +2,7 @@
 (extra gold train), WikiNEuRal it val+test (silver)."""
 import json
 from pathlib import Path
-from newsstream.measure.train_ner import read_conll, read_wikineural, to_docbin, write_conll
+from newsstream.measure.train_ner import entity_counts, read_conll, read_wikineural, to_docbin, usable_silver, write_conll
 
 RAW = Path("/work/ner-data/it/raw")
 OUT = Path("/work/ner-data/it")
@@ -24,22 +24,10 @@ blocked = test_text | dev_text
 extra = [s for n in ("FIC_train", "ADG_train") for s in read_conll(RAW / f"{n}.tsv") if key(s) not in blocked]
 counts["extra_fic_adg"] = to_docbin(train + extra, "it", OUT.parent / "it-kind" / "train.spacy") - len(train)
 to_docbin(dev, "it", OUT.parent / "it-kind" / "dev.spacy")
-seen, silver = set(), []
-for n in ("val", "test"):
-    for s in read_wikineural(RAW / f"wikineural-{n}.conllu"):
-        if len(s.tokens) < 5 or key(s) in blocked or s.tokens in seen:
-            continue
-        seen.add(s.tokens)
-        silver.append(s)
+silver = usable_silver((s for n in ("val", "test") for s in read_wikineural(RAW / f"wikineural-{n}.conllu")), blocked)
 counts["wikineural_silver"] = to_docbin(silver, "it", OUT.parent / "it-wn" / "train.spacy")
 to_docbin(dev, "it", OUT.parent / "it-wn" / "dev.spacy")
-def ents(ss):
-    c = {}
-    for s in ss:
-        for t in s.tags:
-            if t.startswith("B-"): c[t[2:]] = c.get(t[2:], 0) + 1
-    return c
 for name, ss in (("train", train), ("dev", dev), ("test", test), ("extra", extra), ("silver", silver)):
     counts[f"tokens_{name}"] = sum(len(s.tokens) for s in ss)
-    counts[f"ents_{name}"] = ents(ss)
+    counts[f"ents_{name}"] = entity_counts(ss)
 print(json.dumps(counts))

@@ -1,7 +1,8 @@
 """Portuguese data: First HAREM (gold train/dev), MiniHAREM (gold test), WikiANN pt (silver)."""
 import json
 from pathlib import Path
-from newsstream.measure.train_ner import (read_harem, read_wikiann, fifth_split, to_docbin, write_conll)
+from newsstream.measure.train_ner import (entity_counts, fifth_split, read_harem, read_wikiann, to_docbin,
+                                          usable_silver, write_conll)
 
 RAW = Path("/work/ner-data/pt/raw")
 OUT = Path("/work/ner-data/pt")
@@ -22,24 +23,13 @@ counts = {"first_harem": len(first), "minharem_test": len(test), "train_overlap_
           "train": to_docbin(train, "pt", OUT / "train.spacy"), "dev": to_docbin(dev, "pt", OUT / "dev.spacy")}
 # WikiANN silver (phase 1 / transfer): train+dev+test, >= 5 tokens, no '*' fragments, dedup, no gold dev/test text
 blocked = test_text | dev_text
-seen, silver = set(), []
-for name in ("train", "dev", "test"):
-    for s in read_wikiann(RAW / f"wikiann-{name}"):
-        if len(s.tokens) < 5 or any("*" in t for t in s.tokens) or " ".join(s.tokens) in blocked or s.tokens in seen:
-            continue
-        seen.add(s.tokens)
-        silver.append(s)
+silver = usable_silver((s for name in ("train", "dev", "test") for s in read_wikiann(RAW / f"wikiann-{name}")), blocked)
 counts["wikiann_raw"] = sum(1 for n in ("train", "dev", "test") for _ in read_wikiann(RAW / f"wikiann-{n}"))
 counts["wikiann_silver"] = to_docbin(silver, "pt", OUT.parent / "pt-wa" / "train.spacy")
 to_docbin(dev, "pt", OUT.parent / "pt-wa" / "dev.spacy")
 counts["tokens_train"] = sum(len(s.tokens) for s in train)
 counts["tokens_dev"] = sum(len(s.tokens) for s in dev)
 counts["tokens_test"] = sum(len(s.tokens) for s in test)
-def ents(ss):
-    c = {}
-    for s in ss:
-        for t in s.tags:
-            if t.startswith("B-"): c[t[2:]] = c.get(t[2:], 0) + 1
-    return c
-counts["ents_train"], counts["ents_dev"], counts["ents_test"], counts["ents_silver"] = ents(train), ents(dev), ents(test), ents(silver)
+counts["ents_train"], counts["ents_dev"], counts["ents_test"], counts["ents_silver"] = (
+    entity_counts(train), entity_counts(dev), entity_counts(test), entity_counts(silver))
 print(json.dumps(counts, indent=1))

@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -361,18 +362,29 @@ def wikiann_silver(data_dir: Path, raw_dir: Path, germeval_test: Path | None = N
     duplicates, none whose text is a dev-split or held-out sentence (29,263 of 40,000)."""
     _, heldout = germeval_split(germeval_test or data_dir / "NER-de-test.tsv")
     dev, _ = _alternate(read_germeval(data_dir / "NER-de-dev.tsv"))
-    blocked = {" ".join(s.tokens) for s in heldout + dev}
+    return usable_silver((sentence for name in ("train", "dev", "test")
+                          for sentence in read_wikiann(raw_dir / f"wikiann-{name}")),
+                         {" ".join(s.tokens) for s in heldout + dev})
+
+
+def usable_silver(sentences: Iterable[Sentence], blocked: set[str]) -> list[Sentence]:
+    """Silver sentences fit for a first training phase: >= 5 tokens, no `WEITERLEITUNG`/`*` list fragments,
+    no duplicates, none whose text (tokens joined by spaces) is in `blocked` (dev and test sentences)."""
     seen: set[tuple[str, ...]] = set()
     kept: list[Sentence] = []
-    for name in ("train", "dev", "test"):
-        for sentence in read_wikiann(raw_dir / f"wikiann-{name}"):
-            if (len(sentence.tokens) < 5 or "WEITERLEITUNG" in sentence.tokens
-                    or any("*" in token for token in sentence.tokens)
-                    or " ".join(sentence.tokens) in blocked or sentence.tokens in seen):
-                continue
-            seen.add(sentence.tokens)
-            kept.append(sentence)
+    for sentence in sentences:
+        if (len(sentence.tokens) < 5 or "WEITERLEITUNG" in sentence.tokens
+                or any("*" in token for token in sentence.tokens)
+                or " ".join(sentence.tokens) in blocked or sentence.tokens in seen):
+            continue
+        seen.add(sentence.tokens)
+        kept.append(sentence)
     return kept
+
+
+def entity_counts(sentences: Iterable[Sentence]) -> dict[str, int]:
+    """Entities per label (IOB2 `B-` tags)."""
+    return dict(Counter(tag[2:] for sentence in sentences for tag in sentence.tags if tag.startswith("B-")))
 
 
 def prepare_wikiann(data_dir: Path, raw_dir: Path, out_dir: Path, germeval_test: Path | None = None) -> dict[str, int]:
