@@ -47,10 +47,16 @@ KCAT := /usr/bin/kcat
 $(KCAT):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat
 
+# kubeconform checks the Kubernetes manifests against the schemas in deploy/k8s/schemas/; built from the Go
+# module proxy (`go install`), pinned.
+KUBECONFORM := .tools/bin/kubeconform
+$(KUBECONFORM):
+	GOBIN=$(CURDIR)/.tools/bin go install github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0
+
 # Starts the stack the integration tests need and always stops it afterwards; then the local
 # replicated cluster's tests (pytest -m cluster, about 8 minutes), which start and stop the
 # cluster profile themselves. CI runs this, so the fault tests run there too.
-test: setup $(CHROMIUM) $(KCAT)
+test: setup $(CHROMIUM) $(KCAT) $(KUBECONFORM)
 	$(BIN)/newsstream stack up
 	status=0; $(BIN)/python -m pytest -ra $(PYTEST_ARGS) || status=$$?; \
 	  $(BIN)/newsstream stack down; \
@@ -61,4 +67,4 @@ test-cluster: setup
 	$(BIN)/python -m pytest -ra -m cluster $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .stack
+	rm -rf $(VENV) .stack .tools
