@@ -425,7 +425,9 @@ def create_app(settings: Settings) -> faust.App:
         broker=f"kafka://{settings.kafka_bootstrap_servers}",
         value_serializer="raw",
         key_serializer="raw",
-        topic_replication_factor=1,
+        # Faust's own topics (the assignor's leader topic) as replicated as ours; it needs a count, not
+        # the broker's default (-1).
+        topic_replication_factor=max(settings.topic_replication_factor, 1),
         topic_partitions=settings.topic_partitions,
         **faust_producer_options(settings.kafka),
         web_enabled=False,
