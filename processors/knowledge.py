@@ -50,11 +50,19 @@ class KnowledgeBase:
         by_key: dict[str, list[KnownEntity]] = defaultdict(list)
         self._by_id: dict[str, KnownEntity] = {}
         self._primary: set[tuple[str, str]] = set()  # (key, id) of names, not aliases
+        self._any_language: set[tuple[str, str]] = set()  # (key, id) of English names and aliases
+        self._name_languages: dict[tuple[str, str], set[str]] = defaultdict(set)  # the other names'
         for entity, aliases in entries:
             self._by_id[entity.id] = entity
             primary = {key for spelling in (entity.name, *entity.names.values()) for key in _keys_of(spelling)}
             self._primary.update((key, entity.id) for key in primary)
-            for key in primary | {key for alias in aliases for key in _keys_of(alias)}:
+            unqualified = {key for spelling in (entity.name, entity.names.get("en", ""), *aliases)
+                           for key in _keys_of(spelling)}
+            self._any_language.update((key, entity.id) for key in unqualified)
+            for language, spelling in entity.names.items():
+                for key in _keys_of(spelling) - unqualified:
+                    self._name_languages[(key, entity.id)].add(language)
+            for key in primary | unqualified:
                 by_key[key].append(entity)
         self._by_key = {key: tuple(found) for key, found in by_key.items()}
         self._demonyms = {key: self._by_id[entity_id] for spelling, entity_id in (demonyms or {}).items()
@@ -67,11 +75,19 @@ class KnowledgeBase:
         demonyms = {spelling: record["id"] for record in records for spelling in record.get("demonyms", ())}
         return cls((_entry(record) for record in records), demonyms)
 
-    def candidates(self, key: str, names_only: bool = False) -> tuple[KnownEntity, ...]:
+    def candidates(self, key: str, names_only: bool = False, language: str | None = None) -> tuple[KnownEntity, ...]:
         """The entities a key names; with `names_only`, those whose name (in some language) it
-        is, not an alias ("Russian" is an alias of Russia, not its name)."""
+        is, not an alias ("Russian" is an alias of Russia, not its name). With `language`, of
+        several entities those it names in that language, in English or by an alias, if any: in
+        an English text "Tunis" is the city, not Tunisia's Russian name "Тунис", and "Granada" the
+        Spanish city, not the Spanish name of Grenada."""
         found = self._by_key.get(key, ())
-        return tuple(entity for entity in found if (key, entity.id) in self._primary) if names_only else found
+        if names_only:
+            found = tuple(entity for entity in found if (key, entity.id) in self._primary)
+        if language is not None and len(found) > 1:
+            found = tuple(entity for entity in found if (key, entity.id) in self._any_language
+                          or language in self._name_languages.get((key, entity.id), ())) or found
+        return found
 
     def demonym(self, key: str) -> KnownEntity | None:
         """The country or territory whose adjective or people a key is ("Italian", "Turkish");

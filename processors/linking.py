@@ -131,7 +131,7 @@ def _known(entity: Entity, language: str, kb: KnowledgeBase,
     for spelling in (entity.text, *entity.aliases):
         for key in _keys(spelling, language, entity.label):
             # "misc" is mostly adjectives and events: only a place's very name makes it the place.
-            candidates = kb.candidates(key, names_only=entity.label == "misc")
+            candidates = kb.candidates(key, names_only=entity.label == "misc", language=language)
             if not candidates:
                 continue
             if entity.label == "organization" and (organization := _choose_organization(candidates)):

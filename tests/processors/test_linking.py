@@ -228,3 +228,27 @@ def test_a_name_labelled_two_ways_in_one_article_is_one_entity_under_its_commone
 def test_corrections_read_from_a_stream_keep_merges_and_splits() -> None:
     corrections = Corrections.of(iter([_merge("a", "b", "B"), _split("Q90", "Paris")]))
     assert corrections.target("a") == "b" and corrections.split_off == {("Q90", "paris")}
+
+
+
+def _named(id_: str, kind: str, population: int, **names: str) -> tuple[KnownEntity, list[str]]:
+    return KnownEntity(id=id_, label="location", kind=kind, name=names["en"], names=names, population=population,
+                       country=None), []
+
+
+# Russian folds "Тунис" (Tunisia and Tunis) to "tunis": in an English text only the city's English name is.
+NAMESAKES = KnowledgeBase([_named("Q948", "country", 0, en="Tunisia", ru="Тунис"),
+                           _named("Q3572", "city", 693_210, en="Tunis", ru="Тунис")])
+
+
+def test_of_namesakes_the_one_named_in_the_texts_language_or_english_is_meant() -> None:
+    [english] = link_entities([_entity("Tunis", "location")], "en", NAMESAKES)
+    assert english.id == "Q3572"
+    [russian] = link_entities([_entity("Тунис", "location")], "ru", NAMESAKES)
+    assert russian.id == "Q948"  # both are named so in Russian: the country, as between any city and country
+
+
+def test_a_name_in_another_language_still_links_when_it_is_the_only_candidate() -> None:
+    kb = KnowledgeBase([_named("Q649", "city", 10_381_222, en="Moscow", fr="Moscou")])
+    [moscow] = link_entities([_entity("Moscou", "location")], "en", kb)  # a French name in an English text
+    assert moscow.id == "Q649"
