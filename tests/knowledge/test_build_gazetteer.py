@@ -1,10 +1,17 @@
-"""How the gazetteer builder takes cities' QIDs from the Countries States Cities database."""
+"""The gazetteer builder: cities' QIDs from the Countries States Cities database, its subregions, and
+the names a record gives up to another."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from newsstream.measure.build_gazetteer import matched_city_qids
+from newsstream.measure.build_gazetteer import (
+    Record,
+    drop_country_aliases_naming_cities,
+    matched_city_qids,
+    subregion_records,
+    yield_region_names_to_nations,
+)
 
 
 def _row(name: str, country: str, lat: float, lon: float, qid: str) -> dict:
@@ -37,3 +44,30 @@ def test_a_city_takes_the_qid_of_the_nearest_namesake_of_its_country(tmp_path: P
         "1": "Q5083",  # the nearer of two GeoNames Seattles
         "2": "Q184163", "7": "Q1899",
     }
+
+
+def test_subregions_take_their_qids_and_names_in_our_languages(tmp_path: Path) -> None:
+    source = tmp_path / "subregions.json"
+    source.write_text(json.dumps([
+        {"name": "Central Asia", "wikiDataId": "Q27275",
+         "translations": {"german": "Zentralasien", "korean": "중앙아시아"}},
+        {"name": "Nowhere", "wikiDataId": None, "translations": {}},
+    ]), encoding="utf-8")
+    [region] = subregion_records(source)
+    assert (region.id, region.kind, region.name, region.names) == (
+        "Q27275", "region", "Central Asia", {"en": "Central Asia", "de": "Zentralasien"})
+
+
+def test_a_region_gives_up_the_names_of_countries_and_a_country_the_names_of_cities() -> None:
+    south_africa = Record(id="Q258", label="location", kind="country", name="South Africa", names={"de": "Südafrika"})
+    southern_africa = Record(id="Q27394", label="location", kind="region", name="Southern Africa",
+                             names={"en": "Southern Africa", "de": "Südafrika", "fr": "Afrique australe"})
+    brazil = Record(id="Q155", label="location", kind="country", name="Brazil", aliases=["Brasilia", "Brésil"])
+    netherlands = Record(id="Q55", label="location", kind="country", name="Netherlands", aliases=["Holland"])
+    cities = [Record(id="Q2844", label="location", kind="city", name="Brasília"),
+              Record(id="Q1", label="location", kind="city", name="Holland")]
+    records = [south_africa, southern_africa, brazil, netherlands, *cities]
+    yield_region_names_to_nations(records)
+    assert southern_africa.names == {"en": "Southern Africa", "fr": "Afrique australe"}
+    assert drop_country_aliases_naming_cities(records) == [("Brazil", "Brasilia")]
+    assert (brazil.aliases, netherlands.aliases) == (["Brésil"], ["Holland"])

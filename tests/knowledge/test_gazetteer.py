@@ -104,11 +104,38 @@ def test_every_record_has_an_open_id_and_a_known_shape(records: list[dict]) -> N
     for record in records:
         assert re.fullmatch(r"Q\d+|geonames:\d+", record["id"]), record["id"]
         assert record["label"] in ("location", "organization")
-        assert record["kind"] in ("country", "territory", "city", "continent", "organization")
+        assert record["kind"] in ("country", "territory", "city", "continent", "region", "sea", "organization")
         assert record["name"] and isinstance(record["population"], int)
         assert record["country"] is None or re.fullmatch(r"[A-Z]{2}", record["country"])
 
 
 def test_no_alias_of_two_characters_or_less_but_the_few_the_news_uses(records: list[dict]) -> None:
     short = {(record["id"], alias) for record in records for alias in record["aliases"] if len(alias.strip()) <= 2}
-    assert short == {(qid, name) for qid, names in SHORT_NAMES.items() for name in names}
+    assert short == {(qid, name) for qid, names in SHORT_NAMES.items() for name in names if len(name) <= 2}
+
+
+@pytest.mark.parametrize(("text", "language", "expected"), [
+    ("Atlantic", "en", "Q97"), ("Atlantique", "fr", "Q97"), ("Mittelmeer", "de", "Q4918"),
+    ("Moyen-Orient", "fr", "Q7204"), ("Nahost", "de", "Q7204"), ("América Latina", "es", "Q12585"),
+    ("Central Asia", "en", "Q27275"), ("Zentralasien", "de", "Q27275"), ("Southeast Asia", "en", "Q11708"),
+    ("Südafrika", "de", "Q258"),  # the country, not the UN's Southern Africa
+])
+def test_oceans_seas_and_world_regions_in_several_languages(kb: KnowledgeBase, text: str, language: str,
+                                                            expected: str) -> None:
+    assert _linked_id(kb, text, "location", language) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("N.J.", "Q1408"), ("Calif.", "Q99"), ("Calif", "Q99"), ("Tenn.", "Q1509"), ("Fla.", "Q812"), ("U.K.", "Q145"),
+])
+def test_agency_abbreviations_of_us_states_and_the_uk(kb: KnowledgeBase, text: str, expected: str) -> None:
+    assert _linked_id(kb, text, "location", "en") == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Brasilia", "Q2844"), ("Tunis", "Q3572"),  # once Finnish and another language's names of the countries
+    ("Holland", "Q55"),  # kept: the news means the Netherlands
+])
+def test_a_city_is_not_taken_for_a_country_that_bears_its_name_in_another_language(
+        kb: KnowledgeBase, text: str, expected: str) -> None:
+    assert _linked_id(kb, text, "location", "en") == expected
