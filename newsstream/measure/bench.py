@@ -52,6 +52,9 @@ POLL_INTERVAL_S = 0.1
 IDS_PER_SEARCH = 5_000
 # Given up when nothing more became searchable for this long after the last article was produced.
 STALL_TIMEOUT_S = 60.0
+# The warm-up loads a model per language in each NLP process (the naive consumer has no readiness
+# signal to wait on first): on a loaded machine its first article takes more than a minute.
+WARM_UP_STALL_TIMEOUT_S = 240.0
 READY_TIMEOUT_S = 180.0
 # Warm-up: this many copies of one article per language, so that every worker, partition and
 # NLP process has loaded every model before the clock starts.
@@ -214,8 +217,10 @@ class BenchError(RuntimeError):
 
 
 def produce_and_watch(lane: Lane, es: Elasticsearch, running: Running, articles: Sequence[RawArticle],
-                      rate: float | None = None, progress: Callable[[str], None] = say) -> Timings:
-    """Produces the articles (all at once, or at `rate` per second) while polling Elasticsearch for them."""
+                      rate: float | None = None, progress: Callable[[str], None] = say,
+                      stall_timeout_s: float = STALL_TIMEOUT_S) -> Timings:
+    """Produces the articles (all at once, or at `rate` per second) while polling Elasticsearch for them;
+    gives up when none more became searchable for `stall_timeout_s`."""
     from clients.kafka import make_producer
     from ingest.producer import produce_articles
 
@@ -255,9 +260,9 @@ def produce_and_watch(lane: Lane, es: Elasticsearch, running: Running, articles:
                 return timings
             if producing or found:
                 last_change = polled_at
-            if polled_at - last_change > STALL_TIMEOUT_S:
+            if polled_at - last_change > stall_timeout_s:
                 progress(f"  gave up: {len(timings.searchable)}/{len(articles)} searchable, "
-                         f"none more for {STALL_TIMEOUT_S:.0f} s (log: {lane.log})")
+                         f"none more for {stall_timeout_s:.0f} s (log: {lane.log})")
                 return timings
             if polled_at - last_report > 5:
                 progress(f"  {len(timings.searchable)}/{len(articles)} searchable")
@@ -288,7 +293,7 @@ def measure_system(lane: Lane, es: Elasticsearch, system: AbstractContextManager
     with system as running:
         progress(f"{lane.name}: starting and warming up on {len(warm_up)} articles")
         wait_until_ready(lane, running)
-        warm = produce_and_watch(lane, es, running, warm_up, progress=progress)
+        warm = produce_and_watch(lane, es, running, warm_up, progress=progress, stall_timeout_s=WARM_UP_STALL_TIMEOUT_S)
         if len(warm.searchable) < len(warm_up):
             raise BenchError(f"{lane.name}: warm-up articles not indexed; log: {lane.log}")
         progress(f"{lane.name}: {len(articles)} articles at once")
