@@ -114,6 +114,10 @@ def test_killing_the_leader_of_a_partition_loses_nothing(cluster: Settings, clus
     figures = run_through_a_fault(lane, cluster_es, "leader-kill", lambda _: kill_9(leader.pid_file),
                                   lambda _: local_kafka.start(cluster.stack))
     report(f"kill -9 {leader.name}, leader of {lane.settings.topic_raw}-0", **figures)
+    # Faust's own topic (the group's assignment leader) is replicated like the product's.
+    with admin_client(cluster.kafka) as admin:
+        [assignor] = admin.describe_topics([f"{lane.settings.worker_app_id}-__assignor-__leader"])
+    assert {len(partition["replica_nodes"]) for partition in assignor["partitions"]} == {3}
 
 
 def test_killing_an_elasticsearch_node_loses_nothing(cluster: Settings, cluster_es: Elasticsearch,
