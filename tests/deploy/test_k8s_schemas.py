@@ -86,11 +86,14 @@ def test_strict_refuses_unknown_fields_except_where_the_api_keeps_them() -> None
 
 
 def test_inline_refs_makes_a_standalone_schema() -> None:
+    ref = "#/components/schemas/"
     definitions = {
-        "Spec": {"type": "object", "properties": {"replicas": {"type": "integer"},
-                                                  "cpu": {"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.api.resource.Quantity"},
-                                                  "child": {"allOf": [{"$ref": "#/components/schemas/Spec"}], "default": {}}}},
-        "Kind": {"type": "object", "properties": {"spec": {"allOf": [{"$ref": "#/components/schemas/Spec"}]}}},
+        "Spec": {"type": "object", "properties": {
+            "replicas": {"type": "integer"},
+            "cpu": {"$ref": f"{ref}io.k8s.apimachinery.pkg.api.resource.Quantity"},
+            "child": {"allOf": [{"$ref": f"{ref}Spec"}], "default": {}},
+        }},
+        "Kind": {"type": "object", "properties": {"spec": {"allOf": [{"$ref": f"{ref}Spec"}]}}},
     }
     assert inline_refs(definitions["Kind"], definitions) == {"type": "object", "properties": {"spec": {
         "type": "object", "properties": {"replicas": {"type": "integer"}, "cpu": {"type": ["string", "number"]},
