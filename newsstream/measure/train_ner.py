@@ -34,7 +34,7 @@ VERSION = "0.1.0"
 # 0.3.0: vectors on all Bundestag sessions with the floret table halved to 25,000 buckets, and a first training
 # phase on WikiANN silver data that the gold phase fine-tunes: wheel 34 -> 24.9 MB, held-out F 0.590 -> 0.617;
 # 0.4.0: a first phase on WikiANN + Legal NER + Europeana + EuroParl, the gold phase at half the learning rate).
-VERSIONS = {"de": "0.4.0"}
+VERSIONS = {"de": "0.5.0"}
 # The licence a wheel's metadata states, where its training data set one (the others: research use).
 LICENCES = {"it": "non-commercial use only: CC BY-NC-SA 4.0 (WikiNEuRal, first phase), CC BY-NC 4.0 (KIND)"}
 NAME = "newsstream_ner"
