@@ -31,13 +31,15 @@ _NUMBER_OR_STRING = {
 _DROPPED_KEYS = {"description", "x-kubernetes-group-version-kind", "x-kubernetes-list-map-keys",
                  "x-kubernetes-list-type", "x-kubernetes-patch-merge-key", "x-kubernetes-patch-strategy",
                  "x-kubernetes-map-type", "x-kubernetes-unions", "x-kubernetes-validations", "default"}
+# Kinds in deploy/k8s/ that kustomize reads and never sends to the API server.
+NOT_RESOURCES = frozenset({("kustomize.config.k8s.io/v1beta1", "Kustomization")})
 
 
 def schema_file_name(api_version: str, kind: str) -> str:
     """kubeconform's name for a kind's schema: `deployment-apps-v1.json`, `service-v1.json`, `kafka-kafka-v1.json`."""
     group, _, version = api_version.rpartition("/")
     suffix = f"-{group.split('.')[0]}-{version}" if group else f"-{version}"
-    return f"{kind.lower()}{suffix}.json".lower()
+    return f"{kind}{suffix}.json".lower()
 
 
 def strict(schema: Any) -> Any:
@@ -51,7 +53,6 @@ def strict(schema: Any) -> Any:
     if "properties" in schema:  # field names, not schema keys: a field may be called `default`
         out["properties"] = {name: strict(value) for name, value in schema["properties"].items()}
     if out.pop("x-kubernetes-int-or-string", False):
-        out.pop("type", None)
         out.pop("format", None)
         out["type"] = ["string", "integer"]
     if out.pop("nullable", False) and isinstance(out.get("type"), str):
@@ -107,8 +108,9 @@ def crd_schemas(crd_paths: Iterable[Path], wanted: set[tuple[str, str]]) -> Iter
 
 
 def kinds_in(manifest_paths: Iterable[Path]) -> set[tuple[str, str]]:
+    """The (apiVersion, kind) of every resource the manifests send to the API server."""
     return {(document["apiVersion"], document["kind"]) for path in manifest_paths
-            for document in yaml.safe_load_all(path.read_text()) if document}
+            for document in yaml.safe_load_all(path.read_text()) if document} - NOT_RESOURCES
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -118,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("manifests", type=Path, nargs="+")
     args = parser.parse_args(argv)
-    wanted = kinds_in(args.manifests) - {("kustomize.config.k8s.io/v1beta1", "Kustomization")}
+    wanted = kinds_in(args.manifests)
     written = dict(kubernetes_schemas(args.kubernetes, wanted)) | dict(crd_schemas(args.crd, wanted))
     missing = {schema_file_name(*kind) for kind in wanted} - set(written)
     if missing:

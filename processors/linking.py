@@ -111,7 +111,8 @@ def _qualified_place(spelling: str, language: str, kb: KnowledgeBase,
     """ "Denver, Colorado", "Victoria, Canada", "Houston, TX": the place the head names, among
     those of the qualifier's country when the knowledge base knows the qualifier."""
     head, _, qualifier = spelling.partition(",")
-    candidates = [place for key in _keys(head, language, "location") for place in kb.candidates(key)]
+    candidates = [place for key in _keys(head, language, "location")
+                  for place in kb.candidates(key, language=language)]
     countries = {place.country for place in kb.candidates(kb_key(qualifier)) if place.label == "location"} - {None}
     if countries:
         candidates = [place for place in candidates if place.country in countries and place.kind not in _NATIONS]

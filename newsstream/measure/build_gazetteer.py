@@ -486,11 +486,17 @@ def add_short_names(records: list[Record]) -> None:
         record.aliases = sorted({*record.aliases, *short})
 
 
+def name_keys(records: Iterable[Record], kinds: Iterable[str]) -> set[str]:
+    """The keys of the names (not aliases) of the records of these kinds."""
+    kinds = set(kinds)
+    return {kb_key(spelling) for record in records if record.kind in kinds
+            for spelling in (record.name, *record.names.values())}
+
+
 def yield_region_names_to_nations(records: list[Record]) -> None:
     """A region's name or alias that is a country's or continent's name is dropped from the region:
     German "Südafrika" is South Africa, not Southern Africa; "Nordamerika" the continent."""
-    nation_keys = {key for record in records if record.kind in ("country", "continent")
-                   for key in {kb_key(spelling) for spelling in (record.name, *record.names.values())}}
+    nation_keys = name_keys(records, ("country", "continent"))
     for record in records:
         if record.kind in ("region", "sea"):
             record.names = {language: name for language, name in record.names.items()
@@ -501,8 +507,7 @@ def yield_region_names_to_nations(records: list[Record]) -> None:
 def drop_country_aliases_naming_cities(records: list[Record]) -> list[tuple[str, str]]:
     """Drops the aliases of countries and continents that are a city's name (the linker takes a
     country over a city, so "Tunis" would be Tunisia); returns (country, alias) pairs dropped."""
-    city_keys = {key for record in records if record.kind == "city"
-                 for key in {kb_key(spelling) for spelling in (record.name, *record.names.values())}}
+    city_keys = name_keys(records, ("city",))
     dropped = []
     for record in records:
         if record.kind not in ("country", "continent"):

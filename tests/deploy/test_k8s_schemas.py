@@ -7,16 +7,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
-from deploy.k8s_schemas import inline_refs, kinds_in, schema_file_name, strict
+from deploy.k8s_schemas import NOT_RESOURCES, inline_refs, kinds_in, schema_file_name, strict
 from newsstream.settings import PROJECT_ROOT
+from tests.deploy.test_k8s_manifests import documents
 
 K8S = PROJECT_ROOT / "deploy" / "k8s"
 SCHEMAS = K8S / "schemas"
 KUBECONFORM = PROJECT_ROOT / ".tools" / "bin" / "kubeconform"
 MANIFESTS = sorted(K8S.glob("*.yaml"))
-NOT_A_RESOURCE = ("kustomize.config.k8s.io/v1beta1", "Kustomization")
 
 
 def kubeconform(*paths: Path) -> list[dict]:
@@ -24,22 +23,21 @@ def kubeconform(*paths: Path) -> list[dict]:
     if not KUBECONFORM.exists():
         pytest.skip("kubeconform is not installed: `make test` installs it (make .tools/bin/kubeconform)")
     completed = subprocess.run(
-        [str(KUBECONFORM), "-strict", "-summary", "-output", "json", "-verbose", "-skip", NOT_A_RESOURCE[1],
+        [str(KUBECONFORM), "-strict", "-summary", "-output", "json", "-verbose",
+         "-skip", ",".join(kind for _, kind in NOT_RESOURCES),
          "-schema-location", f"{SCHEMAS}/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json", *map(str, paths)],
         capture_output=True, text=True, timeout=120, check=False)
     return json.loads(completed.stdout)["resources"]
 
 
 def test_every_kind_the_manifests_use_has_a_vendored_schema() -> None:
-    kinds = kinds_in(MANIFESTS) - {NOT_A_RESOURCE}
-    assert {schema_file_name(*kind) for kind in kinds} == {path.name for path in SCHEMAS.glob("*.json")}
+    assert {schema_file_name(*kind) for kind in kinds_in(MANIFESTS)} == {path.name for path in SCHEMAS.glob("*.json")}
 
 
 def test_every_manifest_is_valid_against_the_vendored_schemas() -> None:
     verdicts = kubeconform(*MANIFESTS)
-    resources = [(path.name, document["kind"]) for path in MANIFESTS
-                 for document in yaml.safe_load_all(path.read_text())
-                 if document and (document["apiVersion"], document["kind"]) != NOT_A_RESOURCE]
+    resources = [(path.name, document["kind"]) for path in MANIFESTS for document in documents(path)
+                 if (document["apiVersion"], document["kind"]) not in NOT_RESOURCES]
     assert [verdict for verdict in verdicts if verdict["status"] not in ("statusValid", "statusSkipped")] == []
     assert sorted((Path(v["filename"]).name, v["kind"]) for v in verdicts if v["status"] == "statusValid") \
         == sorted(resources)
